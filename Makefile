@@ -1,0 +1,32 @@
+# make lab   : create .venv from requirements.txt, install the course, open JupyterLab
+# make test  : create .venv the same way and run the tests (helpers + every notebook, quick mode)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+JOBS   ?= 2
+
+.PHONY: lab test setup lessons benchmark clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+lab: setup
+	$(BIN)/jupyter lab solutions/00_welcome.ipynb
+
+test: setup
+	FER_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+lessons: setup
+	$(BIN)/python tools/make_lessons.py
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_loading.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,252 @@
+"""Exercise checks: run a student's function against the reference on several cases.
+
+In a lesson, each exercise is a function to complete, followed by a check cell::
+
+    class_counts = check(class_counts)
+
+``check`` looks the exercise up by the function's name, calls it and the reference on every
+case (some of them edge cases the student does not see in the notebook) and prints a clear
+pass, or the first failing case with its input, the expected value and what came back. It
+returns the student's function when it passes and the reference otherwise, so the rest of the
+notebook always runs (which is what CI relies on).
+
+Exercises are registered with :func:`exercise`, next to the code they teach, grouped by lesson
+at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class Exercise:
+    """One exercise: its reference answer, the cases it is checked on, and plausible wrong answers.
+
+    ``cases`` is a list of argument tuples. ``compare(expected, got)`` decides equality (default:
+    :func:`same`). ``wrong_answers`` are mistakes students make; the test suite proves the check
+    catches each of them.
+    """
+
+    name: str
+    reference: Callable
+    cases: Callable[[], list[tuple]]
+    compare: Callable[[Any, Any], bool]
+    wrong_answers: list[Callable] = field(default_factory=list)
+    hint: str = ""
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Equal values, arrays or containers; floats compared with a tolerance."""
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and expected.keys() == got.keys() and all(same(expected[k], got[k], rtol, atol) for k in expected)
+    if isinstance(expected, (list, tuple)) and not isinstance(got, np.ndarray):
+        return isinstance(got, (list, tuple)) and len(expected) == len(got) and all(same(e, g, rtol, atol) for e, g in zip(expected, got))
+    if isinstance(expected, (np.ndarray, np.generic, int, float)) and not isinstance(expected, bool):
+        try:
+            e, g = np.asarray(expected), np.asarray(got)
+        except Exception:
+            return False
+        if e.shape != g.shape or g.dtype == object:
+            return False
+        if np.issubdtype(e.dtype, np.number) and np.issubdtype(g.dtype, np.number):
+            return bool(np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True))
+        return bool(np.array_equal(e, g))
+    return expected == got
+
+
+def exercise(
+    cases: Callable[[], list[tuple]],
+    compare: Callable[[Any, Any], bool] = same,
+    wrong_answers: list[Callable] | None = None,
+    hint: str = "",
+) -> Callable[[Callable], Callable]:
+    """Decorator registering a reference answer as the exercise of the same name."""
+
+    def register(reference: Callable) -> Callable:
+        EXERCISES[reference.__name__] = Exercise(reference.__name__, reference, cases, compare, wrong_answers or [], hint)
+        return reference
+
+    return register
+
+
+@dataclass
+class Result:
+    """Outcome of a check: ``status`` is ``"pass"``, ``"fail"`` or ``"not attempted"``."""
+
+    name: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    if isinstance(value, np.ndarray) and value.size > 20:
+        text = f"array(shape={value.shape}, dtype={value.dtype}, first values {value.ravel()[:6].tolist()})"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def run_check(answer: Callable, name: str | None = None) -> Result:
+    """Check ``answer`` against the exercise registered under ``name`` (default: its ``__name__``)."""
+    name = name or getattr(answer, "__name__", "")
+    if name not in EXERCISES:
+        raise KeyError(f"No exercise called {name!r}. Known: {', '.join(sorted(EXERCISES))}")
+    ex = EXERCISES[name]
+    cases = ex.cases()
+    for i, args in enumerate(cases, 1):
+        expected = ex.reference(*args)
+        try:
+            got = answer(*_copy(args))
+        except NotImplementedError:
+            return Result(name, "not attempted", f"{name}: not attempted yet.")
+        except Exception as exc:
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Result(name, "fail", f"{name}: case {i}/{len(cases)} raised {tb}\n  input:    {_describe(args)}")
+        if got is None and expected is not None:
+            return Result(name, "not attempted", f"{name}: returned None; did you forget `return`? (not attempted yet)")
+        if not ex.compare(expected, got):
+            return Result(
+                name,
+                "fail",
+                f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}",
+            )
+    return Result(name, "pass", f"{name}: all {len(cases)} cases pass (including hidden edge cases).")
+
+
+def _copy(args: tuple) -> tuple:
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _describe(args: tuple) -> str:
+    return ", ".join(_short(a, 120) for a in args)
+
+
+def check(answer: Callable, name: str | None = None) -> Callable:
+    """Check an exercise, print the verdict, and return what the rest of the notebook should use.
+
+    Returns ``answer`` if it passes, otherwise the reference answer (so the notebook continues).
+    """
+    result = run_check(answer, name)
+    ex = EXERCISES[result.name]
+    if result.passed:
+        print(f"PASS  {result.message}")
+        return answer
+    if result.status == "not attempted":
+        print(f"TODO  {result.message} The notebook continues with the reference answer.")
+    else:
+        print(f"FAIL  {result.message}")
+        if ex.hint:
+            print(f"  hint: {ex.hint}")
+        print("  The notebook continues with the reference answer; fix yours and re-run the check.")
+    return ex.reference
+
+
+# =========================================================================== lessons 01-02
+
+
+def _label_cases() -> list[tuple]:
+    rng = np.random.default_rng(0)
+    return [
+        (np.array([0, 3, 3, 6, 1]),),
+        (rng.integers(0, 7, 500),),
+        (np.array([3, 3, 3]),),  # hidden: classes missing entirely
+        (np.array([], dtype=np.int64),),  # hidden: empty
+    ]
+
+
+@exercise(
+    cases=_label_cases,
+    wrong_answers=[lambda y: np.bincount(y), lambda y: np.unique(y, return_counts=True)[1]],
+    hint="a class with no images still needs its 0: look at np.bincount's minlength.",
+)
+def class_counts(labels: np.ndarray) -> np.ndarray:
+    """Number of images per class (length 7, CLASS_NAMES order)."""
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=7)
+
+
+@exercise(
+    cases=lambda: [
+        ({"happy": 3, "sad": 1, "angry": 2},),
+        ({"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830, "surprise": 3171, "neutral": 4965},),
+        ({"fear": 5},),
+    ],
+    wrong_answers=[
+        lambda f: [f[k] for k in sorted(f)],  # alphabetical folder order, missing classes dropped
+    ],
+    hint="the folder names are sorted alphabetically on disk; the labels must follow CLASS_NAMES.",
+)
+def folder_counts_in_class_order(folder_counts: dict[str, int]) -> list[int]:
+    """Re-order per-folder counts (any order, some missing) into CLASS_NAMES order, 0 for missing."""
+    from .course import CLASS_NAMES
+
+    return [int(folder_counts.get(name, 0)) for name in CLASS_NAMES]
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([10, 1, 5, 20, 5, 5, 5]),),
+        (np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]),),
+        (np.array([4, 4, 4, 4, 4, 4, 4]),),
+    ],
+    wrong_answers=[lambda c: float(np.min(c) / np.max(c)), lambda c: float(np.max(c) / np.mean(c))],
+    hint="largest class size divided by smallest class size.",
+)
+def imbalance_ratio(counts: np.ndarray) -> float:
+    """Size of the largest class divided by the size of the smallest."""
+    counts = np.asarray(counts)
+    return float(counts.max() / counts.min())
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([0, 0, 1, 2, 2, 2]),),
+        (np.random.default_rng(1).integers(0, 7, 300),),
+        (np.array([5, 5, 5, 5]),),
+    ],
+    wrong_answers=[lambda y: np.full(len(y), np.bincount(y).argmin()), lambda y: np.full(len(y), 3)],
+    hint="predict, for every image, the class that occurs most often in `labels`.",
+)
+def majority_predictions(labels: np.ndarray) -> np.ndarray:
+    """What a majority-class predictor outputs: the most frequent label, once per image."""
+    labels = np.asarray(labels)
+    return np.full(len(labels), np.bincount(labels).argmax())
+
+
+def _weights_compare(expected: dict, got: Any) -> bool:
+    return isinstance(got, dict) and set(got) == set(expected) and all(
+        math.isclose(float(expected[k]), float(got[k]), rel_tol=1e-6) for k in expected
+    )
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([0, 0, 0, 1, 2, 2]),),
+        (np.repeat(np.arange(7), [3995, 436, 4097, 7215, 4830, 3171, 4965]),),
+        (np.array([1, 1, 4, 4]),),  # hidden: only some classes present
+    ],
+    compare=_weights_compare,
+    wrong_answers=[
+        lambda y: {int(c): 1.0 / n for c, n in zip(*np.unique(y, return_counts=True))},
+        lambda y: {int(c): len(y) / n for c, n in zip(*np.unique(y, return_counts=True))},
+    ],
+    hint="'balanced' weights are n_samples / (n_classes_present * count_of_class).",
+)
+def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
+    """scikit-learn's 'balanced' class weights as a {class index: weight} dict for Keras."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}

@@ -1,0 +1,123 @@
+"""Course-wide settings: class order, quick mode, seeding and the banner every notebook shows first."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+#: The canonical class order: FER2013's own label indices (0 angry ... 6 neutral).
+#: Every loader, model output and plot in the course uses this order.
+CLASS_NAMES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NUM_CLASSES: int = len(CLASS_NAMES)
+IMAGE_SIZE: int = 48
+SEED: int = 42
+
+#: Where the course lives, used by the Colab setup cells and the "Open in Colab" badges.
+REPO_URL = "https://github.com/fer-course/fer2013-course"
+COLAB_URL = "https://colab.research.google.com/github/fer-course/fer2013-course/blob/main/"
+
+
+def is_quick() -> bool:
+    """True when ``FER_QUICK`` is set to 1/true/yes: small subsets and tiny epochs (CI, tests)."""
+    return os.environ.get("FER_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def seed_everything(seed: int = SEED) -> None:
+    """Seed Python, NumPy and the Keras backend (TensorFlow, JAX or PyTorch) in one call.
+
+    With the TensorFlow backend it also turns on deterministic ops, so that quick-mode runs
+    give the same numbers twice on the CPU.
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # pragma: no cover - older TF builds
+            pass
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+@dataclass(frozen=True)
+class CourseInfo:
+    """What a notebook runs on: returned by :func:`start` and printed as its first output."""
+
+    title: str
+    quick: bool
+    data_source: str
+    data_location: str
+    offline: bool
+    seed: int
+
+    def __str__(self) -> str:
+        mode = "QUICK (small balanced subset, tiny epochs)" if self.quick else "FULL"
+        return (
+            f"{self.title}\n"
+            f"  mode:   {mode}  [set FER_QUICK=1 for quick mode]\n"
+            f"  data:   {self.data_source}  ({self.data_location})\n"
+            f"  seed:   {self.seed}\n"
+            f"  python {platform.python_version()} on {platform.system()}"
+        )
+
+
+OFFLINE_BANNER = (
+    "OFFLINE DEMO DATA: this notebook is running on the course's procedurally drawn cartoon faces,\n"
+    "NOT on FER2013. Numbers and pictures below say nothing about FER2013.\n"
+    "To use the real data: put fer2013.csv or the Kaggle train/ and test/ folders in data/, set\n"
+    "FER2013_DIR, or run helpers.download_fer2013() (see lesson 00 and the README)."
+)
+
+
+def start(title: str, seed: int = SEED) -> CourseInfo:
+    """Seed everything, find the data, and print which mode and data source this notebook uses.
+
+    Shows a highly visible banner when the course falls back to its offline demo data.
+    """
+    from .data import locate_fer2013
+
+    seed_everything(seed)
+    kind, location = locate_fer2013()
+    info = CourseInfo(
+        title=title,
+        quick=is_quick(),
+        data_source={"csv": "FER2013 (CSV)", "folders": "FER2013 (image folders)"}.get(kind, "OFFLINE DEMO DATA"),
+        data_location=str(location),
+        offline=kind == "offline",
+        seed=seed,
+    )
+    print(info)
+    if info.offline:
+        show_offline_banner()
+    return info
+
+
+def show_offline_banner() -> None:
+    """Print (and in Jupyter, display in red) the offline-data warning."""
+    print("\n" + "!" * 100 + "\n" + OFFLINE_BANNER + "\n" + "!" * 100)
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        if get_ipython() is not None:
+            html = OFFLINE_BANNER.replace("\n", "<br>")
+            display(HTML(
+                '<div style="border:3px solid #c00;background:#fee;color:#900;padding:10px;'
+                f'font-weight:bold;font-size:110%">{html}</div>'
+            ))
+    except ImportError:  # pragma: no cover
+        pass

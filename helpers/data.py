@@ -1,0 +1,527 @@
+"""Loading FER2013 in the two forms people have it, plus the course's split protocol.
+
+FER2013 comes as
+
+* the original ICML-2013 ``fer2013.csv`` (columns ``emotion,pixels,Usage``; ``Usage`` is
+  ``Training``, ``PublicTest`` or ``PrivateTest``; ``emotion`` is the index into
+  :data:`CLASS_NAMES`), or
+* the Kaggle image folders ``train/<emotion>/*.jpg`` and ``test/<emotion>/*.jpg`` (folder
+  names in *alphabetical* order on disk, which is **not** the label order: we map names, never
+  positions).
+
+Both become a :class:`FER2013Data`: uint8 images of shape ``(N, 48, 48, 1)`` and int64 labels
+in :data:`CLASS_NAMES` order, per split.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJECT_ROOT / "data"
+KAGGLE_DATASET = "msambare/fer2013"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+CSV_USAGE = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
+SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "test": "test", "publictest": "public_test", "public_test": "public_test",
+    "privatetest": "private_test", "private_test": "private_test",
+    "val": "val", "valid": "val", "validation": "val",
+}
+
+HOW_TO_GET_DATA = """\
+How to get FER2013 (about 60 MB):
+  1. In Python: helpers.download_fer2013()  (uses kagglehub; needs a Kaggle account/API token
+     in ~/.kaggle/kaggle.json or the KAGGLE_USERNAME/KAGGLE_KEY variables), or
+  2. Kaggle CLI:  kaggle datasets download -d msambare/fer2013 -p data/fer2013 --unzip
+  3. or by hand: https://www.kaggle.com/datasets/msambare/fer2013 -> Download, unzip so that
+     you have data/fer2013/train/<emotion>/ and data/fer2013/test/<emotion>/.
+  The original CSV (fer2013.csv, from the ICML 2013 challenge) works too: put it at
+  data/fer2013.csv. Or point FER2013_DIR at either."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: ``images`` uint8 ``(N, 48, 48, 1)`` and ``labels`` int64 ``(N,)`` in CLASS_NAMES order."""
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> np.ndarray:
+        """Number of images per class, in CLASS_NAMES order."""
+        return np.bincount(self.labels, minlength=NUM_CLASSES)
+
+    def subset(self, index: np.ndarray, name: str | None = None) -> "Split":
+        """The images at ``index`` as a new split."""
+        return Split(name or self.name, self.images[index], self.labels[index])
+
+
+@dataclass
+class FER2013Data:
+    """What :func:`load_fer2013` returns.
+
+    Attributes:
+        splits: the source's own splits by name: ``train`` and ``test`` for the image folders
+            and the offline data; ``train``, ``public_test`` and ``private_test`` for the CSV.
+        source: ``"folders"``, ``"csv"`` or ``"offline"``.
+        location: where it was read from (a path, or a description of the offline data).
+        skipped: ``(file or line, reason)`` for every item that could not be read. Nothing is
+            dropped without appearing here.
+    """
+
+    splits: dict[str, Split]
+    source: str
+    location: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_offline(self) -> bool:
+        return self.source == "offline"
+
+    def __getitem__(self, name: str) -> Split:
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise KeyError(f"No split {name!r}; this data has {sorted(self.splits)}") from None
+
+    def summary(self):
+        """Images per class and split as a pandas DataFrame (classes as rows)."""
+        import pandas as pd
+
+        table = pd.DataFrame({n: s.counts() for n, s in self.splits.items()}, index=list(CLASS_NAMES))
+        table.loc["total"] = table.sum()
+        return table
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={len(s)}" for n, s in self.splits.items())
+        return f"FER2013Data(source={self.source!r}, {sizes}, skipped={len(self.skipped)}, location={self.location!r})"
+
+
+# --------------------------------------------------------------------------- locating the data
+
+
+def locate_fer2013(source: str | os.PathLike | None = None) -> tuple[str, str]:
+    """Decide where the data comes from, without loading it.
+
+    Order: the explicit ``source``; the ``FER2013_DIR`` environment variable; ``data/fer2013/``
+    (image folders) or ``data/fer2013.csv`` in the project; otherwise the offline demo data.
+
+    Returns:
+        ``(kind, location)`` with kind ``"csv"``, ``"folders"`` or ``"offline"``.
+
+    Raises:
+        FileNotFoundError: an explicit ``source`` or ``FER2013_DIR`` does not exist.
+    """
+    if source is not None and str(source) == "offline":
+        return "offline", "built-in procedurally drawn faces"
+    for given, origin in ((source, "source argument"), (os.environ.get("FER2013_DIR") or None, "FER2013_DIR")):
+        if given is None:
+            continue
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"FER2013 not found at {str(path)!r} (from the {origin}).\n{HOW_TO_GET_DATA}")
+        return _kind_of(path), str(path)
+    for candidate in (DATA_DIR / "fer2013", DATA_DIR / "fer2013.csv", DATA_DIR / "fer2013" / "fer2013.csv"):
+        if candidate.exists() and (candidate.is_file() or any(candidate.iterdir())):
+            return _kind_of(candidate), str(candidate)
+    return "offline", "built-in procedurally drawn faces"
+
+
+def _kind_of(path: Path) -> str:
+    if path.is_file():
+        return "csv"
+    if (path / "fer2013.csv").is_file() and not (path / "train").is_dir():
+        return "csv"
+    return "folders"
+
+
+def load_fer2013(
+    source: str | os.PathLike | None = None,
+    *,
+    download: bool = False,
+    allow_offline: bool = True,
+    cache: bool = True,
+    verbose: bool = True,
+) -> FER2013Data:
+    """Load FER2013 from a CSV file or Kaggle image folders (or the offline demo data).
+
+    Args:
+        source: a ``fer2013.csv`` file, a folder with ``train/`` and ``test/`` emotion folders,
+            or ``"offline"``. ``None`` searches ``FER2013_DIR`` and ``data/`` (see
+            :func:`locate_fer2013`).
+        download: when nothing is found, download FER2013 with kagglehub into ``data/``.
+        allow_offline: when nothing is found (and ``download`` is False), fall back to the
+            offline demo data instead of raising ``FileNotFoundError``.
+        cache: keep a decoded copy (``.npz``) so the next load takes well under a second; it is
+            rebuilt whenever the files change.
+        verbose: print where the data came from and anything skipped.
+
+    Returns:
+        :class:`FER2013Data`: per split, uint8 images ``(N, 48, 48, 1)`` and int64 labels in
+        :data:`CLASS_NAMES` order, plus the source and every skipped item.
+    """
+    kind, location = locate_fer2013(source)
+    if kind == "offline" and source is None:
+        if download:
+            location, kind = str(download_fer2013()), "folders"
+        elif not allow_offline:
+            raise FileNotFoundError(f"FER2013 not found (looked at FER2013_DIR and {DATA_DIR}).\n{HOW_TO_GET_DATA}")
+    if kind == "offline":
+        from .offline import offline_dataset
+
+        data = offline_dataset()
+    else:
+        path = Path(location)
+        if kind == "csv" and path.is_dir():
+            path = path / "fer2013.csv"
+        reader = read_csv if kind == "csv" else read_folders
+        data = _cached(reader, path) if cache else reader(path)
+    if not data.splits or all(len(s) == 0 for s in data.splits.values()):
+        raise ValueError(f"No images found in {data.location!r}: the dataset is empty.\n{HOW_TO_GET_DATA}")
+    if verbose:
+        print(f"Loaded {data!r}")
+        if data.skipped:
+            print(f"  skipped {len(data.skipped)} unreadable item(s), e.g. {data.skipped[0]}")
+    return data
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def read_csv(path: str | os.PathLike) -> FER2013Data:
+    """Read the original ``fer2013.csv`` (``emotion,pixels,Usage``).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: a malformed row (wrong number of pixels, non-numeric value, unknown emotion
+            index or Usage), naming its line number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CSV file {str(path)!r} not found.\n{HOW_TO_GET_DATA}")
+    images: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[int]] = {}
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:2] != ["emotion", "pixels"]:
+            raise ValueError(f"{path}: line 1 should be the header 'emotion,pixels,Usage', got {','.join(header)!r}")
+        has_usage = len(header) > 2 and header[2] == "usage"
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {len(header)} ({','.join(header)})")
+            try:
+                emotion = int(row[0])
+            except ValueError:
+                raise ValueError(f"{path}: line {line}: emotion {row[0]!r} is not a number 0-6") from None
+            if not 0 <= emotion < NUM_CLASSES:
+                raise ValueError(f"{path}: line {line}: emotion {emotion} is outside 0-6")
+            try:
+                pixels = np.array(row[1].split(), dtype=np.int64)
+            except ValueError:
+                bad = next(p for p in row[1].split() if not p.lstrip("-").isdigit())
+                raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}") from None
+            if pixels.size != IMAGE_SIZE * IMAGE_SIZE:
+                raise ValueError(
+                    f"{path}: line {line} has {pixels.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)"
+                )
+            if pixels.min() < 0 or pixels.max() > 255:
+                raise ValueError(f"{path}: line {line}: pixel values must be 0-255")
+            usage = row[2].strip() if has_usage else "Training"
+            if usage not in CSV_USAGE:
+                raise ValueError(f"{path}: line {line}: Usage {usage!r} is not one of {sorted(CSV_USAGE)}")
+            split = CSV_USAGE[usage]
+            images.setdefault(split, []).append(pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 1))
+            labels.setdefault(split, []).append(emotion)
+    splits = {
+        name: Split(name, np.stack(images[name]), np.array(labels[name], dtype=np.int64))
+        for name in ("train", "public_test", "private_test")
+        if name in images
+    }
+    return FER2013Data(splits, "csv", str(path))
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _emotion_index(folder: Path) -> int:
+    name = folder.name.strip().lower()
+    if name not in CLASS_NAMES:
+        raise ValueError(
+            f"Unknown emotion folder {str(folder)!r}. Expected folders named {', '.join(CLASS_NAMES)} "
+            "(any case). Rename or remove it."
+        )
+    return CLASS_NAMES.index(name)
+
+
+def _split_dirs(root: Path) -> dict[str, Path]:
+    """Map split names to folders: ``root/train``, ``root/test``...; or ``root`` itself if it holds emotions."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"Folder {str(root)!r} not found.\n{HOW_TO_GET_DATA}")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subdirs and all(p.name.lower() in CLASS_NAMES for p in subdirs):
+        return {"train": root}
+    splits = {}
+    for p in subdirs:
+        key = p.name.lower()
+        if key in SPLIT_ALIASES:
+            splits[SPLIT_ALIASES[key]] = p
+        elif key in CLASS_NAMES:
+            raise ValueError(f"{root} mixes emotion folders and split folders; expected train/<emotion>/ and test/<emotion>/")
+    if not splits:
+        raise ValueError(
+            f"No image folders found in {str(root)!r}: expected train/<emotion>/ and test/<emotion>/ "
+            f"with emotions {', '.join(CLASS_NAMES)}.\n{HOW_TO_GET_DATA}"
+        )
+    return splits
+
+
+def _list_images(root: Path) -> list[tuple[str, int, Path]]:
+    """(split, label, file) for every image file, sorted for a reproducible order."""
+    items = []
+    for split, split_dir in _split_dirs(root).items():
+        for emotion_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            label = _emotion_index(emotion_dir)
+            for file in sorted(emotion_dir.iterdir()):
+                if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+                    items.append((split, label, file))
+    return items
+
+
+def decode_face(data: bytes) -> np.ndarray:
+    """Decode image bytes (any common format, colour or grey, any size) to 48x48x1 grayscale uint8.
+
+    This is the one place where files become model input; the webcam pipeline uses the same
+    resize (:func:`to_model_input`) so that training and inference see identical pixels.
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            img = img.convert("RGBA")
+            background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, img)
+        gray = np.asarray(img.convert("L"))
+    return to_model_input(gray)
+
+
+def to_model_input(gray: np.ndarray) -> np.ndarray:
+    """Resize a 2-D uint8 grayscale face crop to the model's ``(48, 48, 1)`` uint8 input."""
+    import cv2
+
+    gray = np.asarray(gray, dtype=np.uint8)
+    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        interp = cv2.INTER_AREA if min(gray.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR
+        gray = cv2.resize(gray, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interp)
+    return gray[:, :, None]
+
+
+def _read_one(file: Path) -> np.ndarray | str:
+    try:
+        return decode_face(file.read_bytes())
+    except Exception as exc:  # any unreadable file is reported, never silently dropped
+        return f"{type(exc).__name__}: {exc}"
+
+
+def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013Data:
+    """Read the Kaggle image-folder layout (``train/<emotion>/*``, ``test/<emotion>/*``).
+
+    Folder names are mapped onto :data:`CLASS_NAMES` by name (not by their alphabetical
+    position). Unreadable images are skipped with a warning and listed in ``skipped``.
+    """
+    root = Path(root)
+    items = _list_images(root)
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 1) * 2)) as pool:
+        decoded = list(pool.map(_read_one, (f for _, _, f in items), chunksize=256))
+    skipped: list[tuple[str, str]] = []
+    images: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[int]] = {}
+    for (split, label, file), result in zip(items, decoded):
+        if isinstance(result, str):
+            skipped.append((str(file), result))
+            continue
+        images.setdefault(split, []).append(result)
+        labels.setdefault(split, []).append(label)
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} unreadable image(s) in {root}: "
+            + "; ".join(f"{f} ({why})" for f, why in skipped[:5])
+            + (" ..." if len(skipped) > 5 else "")
+            + ". See data.skipped for the full list.",
+            stacklevel=2,
+        )
+    order = [s for s in ("train", "val", "public_test", "private_test", "test") if s in images]
+    order += sorted(set(images) - set(order))
+    splits = {s: Split(s, np.stack(images[s]), np.array(labels[s], dtype=np.int64)) for s in order}
+    return FER2013Data(splits, "folders", str(root), skipped)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def _fingerprint(path: Path) -> str:
+    """Changes whenever a file is added, removed, renamed, resized or touched."""
+    h = hashlib.sha1(str(path.resolve()).encode())
+    if path.is_file():
+        st = path.stat()
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            st = os.stat(os.path.join(dirpath, name))
+            h.update(f"{os.path.relpath(os.path.join(dirpath, name), path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where decoded copies are kept: ``FER_CACHE_DIR``, else ``~/.cache/fer-course``."""
+    base = os.environ.get("FER_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "fer-course"
+    )
+    return Path(base)
+
+
+def _cached(reader, path: Path) -> FER2013Data:
+    key = _fingerprint(path)
+    file = cache_dir() / f"{reader.__name__}-{key}.npz"
+    if file.is_file():
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                names = [str(n) for n in z["split_names"]]
+                splits = {n: Split(n, z[f"x_{n}"], z[f"y_{n}"]) for n in names}
+                skipped = [tuple(s) for s in z["skipped"].tolist()]
+                return FER2013Data(splits, str(z["source"]), str(path), skipped)
+        except Exception:  # a damaged cache is simply rebuilt
+            pass
+    data = reader(path)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        for old in file.parent.glob(f"{reader.__name__}-*.npz"):
+            old.unlink(missing_ok=True)  # keep one cache per reader: the newest
+        arrays = {f"x_{n}": s.images for n, s in data.splits.items()} | {f"y_{n}": s.labels for n, s in data.splits.items()}
+        tmp = file.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            split_names=np.array(list(data.splits)),
+            source=np.array(data.source),
+            skipped=np.array(data.skipped, dtype=str).reshape(-1, 2),
+            **arrays,
+        )
+        os.replace(tmp, file)
+    except OSError as exc:  # read-only home: just no cache
+        warnings.warn(f"Could not write the FER2013 cache to {file}: {exc}", stacklevel=2)
+    return data
+
+
+# --------------------------------------------------------------------------- download
+
+
+def download_fer2013(dest: str | os.PathLike = DATA_DIR / "fer2013") -> Path:
+    """Download the Kaggle image folders with kagglehub and copy them to ``dest``.
+
+    Needs a Kaggle account: an API token in ``~/.kaggle/kaggle.json`` or the ``KAGGLE_USERNAME``
+    and ``KAGGLE_KEY`` variables (in Colab, ``kagglehub.login()``). On failure the error says how
+    to get the files by hand.
+    """
+    import shutil
+
+    dest = Path(dest)
+    try:
+        import kagglehub
+
+        print(f"Downloading {KAGGLE_DATASET} with kagglehub ...")
+        cached = Path(kagglehub.dataset_download(KAGGLE_DATASET))
+    except Exception as exc:
+        raise RuntimeError(f"Download of FER2013 failed: {type(exc).__name__}: {exc}\n{HOW_TO_GET_DATA}") from exc
+    shutil.copytree(cached, dest, dirs_exist_ok=True)
+    print(f"FER2013 is now in {dest}")
+    return dest
+
+
+# --------------------------------------------------------------------------- the course protocol
+
+
+def class_counts(labels: np.ndarray) -> np.ndarray:
+    """Images per class, in CLASS_NAMES order (length 7 even when a class is missing)."""
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=NUM_CLASSES)
+
+
+def stratified_split(split: Split, fraction: float, seed: int = SEED) -> tuple[Split, Split]:
+    """Split off ``fraction`` of ``split`` with the same class proportions (seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(split))
+    keep, held = train_test_split(index, test_size=fraction, stratify=split.labels, random_state=seed)
+    return split.subset(np.sort(keep)), split.subset(np.sort(held))
+
+
+def course_splits(data: FER2013Data, val_fraction: float = 0.1, seed: int = SEED) -> dict[str, Split]:
+    """The course protocol: ``train`` to fit, ``val`` to choose, ``test`` only for final numbers.
+
+    * CSV with all three usages: train = Training, val = PublicTest, test = PrivateTest.
+    * Otherwise (image folders, offline data, partial CSV): val is a stratified, seeded
+      ``val_fraction`` carved out of the training split, and test is the source's test split
+      (Kaggle's ``test/`` folder; the CSV's PublicTest).
+    """
+    s = data.splits
+    if {"train", "public_test", "private_test"} <= set(s):
+        out = {"train": s["train"], "val": s["public_test"], "test": s["private_test"]}
+    else:
+        test = s.get("test") or s.get("private_test") or s.get("public_test")
+        if "train" not in s or test is None:
+            raise ValueError(f"Need a training and a test split, found {sorted(s)} in {data.location}")
+        train, val = stratified_split(s["train"], val_fraction, seed)
+        out = {"train": train, "val": val, "test": test}
+    return {name: Split(name, sp.images, sp.labels) for name, sp in out.items()}
+
+
+def balanced_subset(split: Split, per_class: int, seed: int = SEED) -> Split:
+    """At most ``per_class`` images of each class, chosen at random (seeded), in a stable order."""
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(np.flatnonzero(split.labels == c), size=min(per_class, int((split.labels == c).sum())), replace=False)
+        for c in range(NUM_CLASSES)
+    ]
+    return split.subset(np.sort(np.concatenate(chosen)))
+
+
+#: Images per class in quick mode, per course split.
+QUICK_PER_CLASS = {"train": 60, "val": 20, "test": 20}
+
+
+def load_course_data(
+    source: str | os.PathLike | None = None, quick: bool | None = None, seed: int = SEED, verbose: bool = True
+) -> dict[str, Split]:
+    """Load the data and apply the course protocol; in quick mode, small class-balanced subsets.
+
+    Returns ``{"train": Split, "val": Split, "test": Split}``.
+    """
+    data = load_fer2013(source, verbose=verbose)
+    splits = course_splits(data, seed=seed)
+    if is_quick() if quick is None else quick:
+        splits = {n: balanced_subset(s, QUICK_PER_CLASS[n], seed) for n, s in splits.items()}
+        if verbose:
+            print("Quick mode: " + ", ".join(f"{n} {len(s)}" for n, s in splits.items()) + " images (class-balanced)")
+    return splits

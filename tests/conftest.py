@@ -1,0 +1,50 @@
+"""Shared fixtures. Real-data tests use ../shared (or FER2013_DIR) and skip cleanly without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("FER_QUICK", "1")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _real_dir() -> Path | None:
+    for candidate in (os.environ.get("FER2013_DIR"), SHARED / "fer2013"):
+        if candidate and (Path(candidate) / "train").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def fer_dir() -> Path:
+    """The real FER2013 image folders (train/, test/); skips the test when absent."""
+    path = _real_dir()
+    if path is None:
+        pytest.skip("real FER2013 not available (../shared/fer2013 or FER2013_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fer_csv_sample() -> Path:
+    """The 576-row sample of the original fer2013.csv; skips the test when absent."""
+    path = SHARED / "fer2013-csv-sample" / "fer2013.csv"
+    if not path.is_file():
+        pytest.skip("../shared/fer2013-csv-sample/fer2013.csv not available")
+    return path
+
+
+@pytest.fixture()
+def no_real_data(monkeypatch, tmp_path):
+    """Pretend this is a fresh clone: no FER2013_DIR and an empty data/ folder."""
+    import helpers.data as data
+
+    monkeypatch.delenv("FER2013_DIR", raising=False)
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path / "data")
+    return tmp_path
