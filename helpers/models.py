@@ -1,0 +1,171 @@
+"""Model builders. Every model follows the course's contract:
+
+* input: raw pixels, shape ``(batch, 48, 48, 1)``, values 0-255 (uint8 or float);
+* output: 7 softmax probabilities in :data:`helpers.CLASS_NAMES` order;
+* preprocessing (``Rescaling``) and augmentation (active only in training) are layers inside.
+
+Three builders, from simple to strong: :func:`build_baseline_cnn` (lesson 04's first CNN),
+:func:`build_vgg_cnn` (stacked 3x3 convolutions with batch norm and dropout; the reference
+model), :func:`build_compact_cnn` (depthwise-separable convolutions: fewer parameters and
+multiply-adds for CPUs).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+
+from .augmentation import augmentation_block
+from .course import IMAGE_SIZE, NUM_CLASSES
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+def _stem(name: str, augment):
+    """Input -> (augmentation) -> Rescaling(1/255): the part every model shares."""
+    from keras import layers
+
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = inputs
+    if augment is True:
+        augment = augmentation_block()
+    if augment:
+        x = augment(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    return inputs, x
+
+
+def _head(x, dense: int, dropout: float):
+    from keras import layers
+
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if dense:
+        x = layers.Dropout(dropout / 2, name="head_dropout_in")(x) if dropout else x
+        x = layers.Dense(dense, use_bias=False, name="head_dense")(x)
+        x = layers.BatchNormalization(name="head_bn")(x)
+        x = layers.Activation("relu", name="head_relu")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+
+
+def build_baseline_cnn(augment=None, filters: Sequence[int] = (32, 64, 128), name: str = "baseline_cnn") -> keras.Model:
+    """A small CNN: one 3x3 conv + ReLU + 2x2 max-pool per stage, global pooling, softmax.
+
+    ``augment``: ``None``/``False`` for none, ``True`` for the default block, or a layer.
+    """
+    from keras import layers
+
+    inputs, x = _stem(name, augment)
+    for i, f in enumerate(filters, 1):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _conv_bn_relu(x, filters: int, name: str, separable: bool = False):
+    from keras import layers
+
+    conv = layers.SeparableConv2D if separable else layers.Conv2D
+    x = conv(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def build_vgg_cnn(
+    augment=True,
+    widths: Sequence[int] = (32, 64, 128, 256),
+    convs_per_block: Sequence[int] | int = 2,
+    dense: int = 256,
+    dropout: float = 0.4,
+    block_dropout: float = 0.1,
+    name: str = "vgg_cnn",
+) -> keras.Model:
+    """VGG-style CNN: blocks of 3x3 conv + batch norm + ReLU, 2x2 max-pool, spatial dropout.
+
+    The default (about 1.3M parameters, ~120M multiply-adds per face) is the course's workhorse;
+    the reference model is a wider/deeper setting of the same builder.
+    """
+    from keras import layers
+
+    inputs, x = _stem(name, augment)
+    reps = [convs_per_block] * len(widths) if isinstance(convs_per_block, int) else list(convs_per_block)
+    for b, (width, n) in enumerate(zip(widths, reps), 1):
+        for c in range(1, n + 1):
+            x = _conv_bn_relu(x, width, f"block{b}_{c}")
+        x = layers.MaxPooling2D(name=f"block{b}_pool")(x)
+        if block_dropout:
+            x = layers.SpatialDropout2D(block_dropout, name=f"block{b}_dropout")(x)
+    return keras.Model(inputs, _head(x, dense, dropout), name=name)
+
+
+def build_compact_cnn(
+    augment=True,
+    widths: Sequence[int] = (32, 64, 128, 256),
+    dense: int = 128,
+    dropout: float = 0.3,
+    name: str = "compact_cnn",
+) -> keras.Model:
+    """A CPU-friendly CNN: one full conv, then depthwise-separable conv blocks (MobileNet-style)."""
+    from keras import layers
+
+    inputs, x = _stem(name, augment)
+    x = _conv_bn_relu(x, widths[0], "stem")
+    for b, width in enumerate(widths, 1):
+        x = _conv_bn_relu(x, width, f"block{b}_1", separable=True)
+        x = _conv_bn_relu(x, width, f"block{b}_2", separable=True)
+        x = layers.MaxPooling2D(name=f"block{b}_pool")(x)
+    return keras.Model(inputs, _head(x, dense, dropout), name=name)
+
+
+BUILDERS = {"baseline": build_baseline_cnn, "vgg": build_vgg_cnn, "compact": build_compact_cnn}
+
+
+def build_model(kind: str, **kwargs) -> keras.Model:
+    """Build one of :data:`BUILDERS` by name (``"baseline"``, ``"vgg"``, ``"compact"``)."""
+    if kind not in BUILDERS:
+        raise ValueError(f"Unknown model kind {kind!r}; choose one of {sorted(BUILDERS)}")
+    return BUILDERS[kind](**kwargs)
+
+
+# --------------------------------------------------------------------------- test-time augmentation
+
+
+@keras.saving.register_keras_serializable(package="fer_course", name="HorizontalFlip")
+class HorizontalFlip(keras.layers.Layer):
+    """Mirror images left-right (deterministic; used for test-time augmentation)."""
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def with_flip_tta(model: keras.Model, name: str | None = None) -> keras.Model:
+    """Wrap ``model`` so it averages its probabilities on the image and on its mirror image.
+
+    The result follows the same contract, so it can be saved and served like any course model.
+    """
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    flipped = HorizontalFlip(name="mirror")(inputs)
+    averaged = keras.layers.Average(name="tta_average")([model(inputs), model(flipped)])
+    return keras.Model(inputs, averaged, name=name or f"{model.name}_flip_tta")
+
+
+def ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
+    """Average the probabilities of several course models (same contract in and out)."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    outputs = [m(inputs) for m in models]
+    out = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ensemble_average")(outputs)
+    return keras.Model(inputs, out, name=name)
+
+
+def count_params(model: keras.Model) -> int:
+    """Number of trainable parameters."""
+    import numpy as np
+
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
