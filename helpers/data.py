@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -237,7 +238,7 @@ def read_csv(path: str | os.PathLike) -> FER2013Data:
             try:
                 pixels = np.array(row[1].split(), dtype=np.int64)
             except ValueError:
-                bad = next(p for p in row[1].split() if not p.lstrip("-").isdigit())
+                bad = next((p for p in row[1].split() if not p.lstrip("-").isascii() or not p.lstrip("-").isdigit()), row[1][:20])
                 raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}") from None
             if pixels.size != IMAGE_SIZE * IMAGE_SIZE:
                 raise ValueError(
@@ -277,33 +278,38 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"Folder {str(root)!r} not found.\n{HOW_TO_GET_DATA}")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if subdirs and all(p.name.lower() in CLASS_NAMES for p in subdirs):
-        return {"train": root}
-    splits = {}
-    for p in subdirs:
-        key = p.name.lower()
-        if key in SPLIT_ALIASES:
-            splits[SPLIT_ALIASES[key]] = p
-        elif key in CLASS_NAMES:
-            raise ValueError(f"{root} mixes emotion folders and split folders; expected train/<emotion>/ and test/<emotion>/")
-    if not splits:
+    split_like = [p for p in subdirs if p.name.lower() in SPLIT_ALIASES]
+    emotion_like = [p for p in subdirs if p.name.strip().lower() in CLASS_NAMES]
+    if emotion_like and not split_like:
+        return {"train": root}  # root/<emotion>/*: one split; unknown folders beside them raise below
+    if emotion_like:
+        raise ValueError(
+            f"{str(root)!r} mixes emotion folders ({', '.join(p.name for p in emotion_like)}) and split folders "
+            f"({', '.join(p.name for p in split_like)}); expected train/<emotion>/ and test/<emotion>/"
+        )
+    if not split_like:
         raise ValueError(
             f"No image folders found in {str(root)!r}: expected train/<emotion>/ and test/<emotion>/ "
             f"with emotions {', '.join(CLASS_NAMES)}.\n{HOW_TO_GET_DATA}"
         )
-    return splits
+    return {SPLIT_ALIASES[p.name.lower()]: p for p in split_like}
 
 
-def _list_images(root: Path) -> list[tuple[str, int, Path]]:
-    """(split, label, file) for every image file, sorted for a reproducible order."""
-    items = []
+def _list_images(root: Path) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
+    """``(split, label, file)`` for every image file, sorted for a reproducible order, and
+    ``(file, reason)`` for every other (non-hidden) file found in an emotion folder."""
+    items, others = [], []
     for split, split_dir in _split_dirs(root).items():
         for emotion_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = _emotion_index(emotion_dir)
-            for file in sorted(emotion_dir.iterdir()):
-                if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
-                    items.append((split, label, file))
-    return items
+            with os.scandir(emotion_dir) as entries:
+                files = sorted((e.name, e.path) for e in entries if e.is_file() and not e.name.startswith("."))
+            for name, path in files:
+                if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                    items.append((split, label, path))
+                else:
+                    others.append((path, "not an image file (unknown extension)"))
+    return items, others
 
 
 def decode_face(data: bytes) -> np.ndarray:
@@ -311,16 +317,50 @@ def decode_face(data: bytes) -> np.ndarray:
 
     This is the one place where files become model input; the webcam pipeline uses the same
     resize (:func:`to_model_input`) so that training and inference see identical pixels.
+    Plain JPEG and PNG files (the FER2013 case) are decoded with OpenCV straight to grayscale,
+    which is fast; everything else (other formats, transparency, EXIF rotation, truncated or
+    otherwise unusual files) goes through Pillow, which composites transparency onto white.
+
+    Raises:
+        Exception: whatever the decoder raises for bytes that are not a readable image.
     """
-    from PIL import Image
+    if _plain_jpeg_or_png(data):
+        import cv2
+
+        gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if gray is not None and gray.ndim == 2 and gray.size:
+            return to_model_input(gray)
+    return _decode_with_pillow(data)
+
+
+_JPEG_MAGIC, _PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+
+
+def _plain_jpeg_or_png(data: bytes) -> bool:
+    """True for a complete JPEG without EXIF, or a complete PNG without transparency."""
+    if data[:3] == _JPEG_MAGIC:
+        # a missing end-of-image marker means truncated (or trailing bytes): let Pillow decide
+        return data.rstrip(b"\x00")[-2:] == b"\xff\xd9" and b"Exif\x00" not in data[:65536]
+    if data[:8] == _PNG_MAGIC and len(data) > 33:
+        color_type = data[25]  # IHDR: 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA
+        return color_type in (0, 2, 3) and b"tRNS" not in data and data[-8:-4] == b"IEND"
+    return False
+
+
+def _decode_with_pillow(data: bytes) -> np.ndarray:
+    from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as img:
         img.load()
+        img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             img = img.convert("RGBA")
             background = Image.new("RGBA", img.size, (255, 255, 255, 255))
             img = Image.alpha_composite(background, img)
-        gray = np.asarray(img.convert("L"))
+        if img.mode.startswith("I;16") or img.mode == "I":  # 16-bit grey: scale, do not clip
+            gray = (np.asarray(img, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
+        else:
+            gray = np.asarray(img.convert("L"))
     return to_model_input(gray)
 
 
@@ -335,44 +375,61 @@ def to_model_input(gray: np.ndarray) -> np.ndarray:
     return gray[:, :, None]
 
 
-def _read_one(file: Path) -> np.ndarray | str:
+def _read_one(file: str) -> np.ndarray | str:
     try:
-        return decode_face(file.read_bytes())
+        with open(file, "rb") as f:
+            return decode_face(f.read())
     except Exception as exc:  # any unreadable file is reported, never silently dropped
         return f"{type(exc).__name__}: {exc}"
+
+
+def _read_many(files: list[str]) -> list[np.ndarray | str]:
+    return [_read_one(f) for f in files]
 
 
 def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013Data:
     """Read the Kaggle image-folder layout (``train/<emotion>/*``, ``test/<emotion>/*``).
 
     Folder names are mapped onto :data:`CLASS_NAMES` by name (not by their alphabetical
-    position). Unreadable images are skipped with a warning and listed in ``skipped``.
+    position). Unreadable images and non-image files are skipped with a warning and listed in
+    ``skipped``.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        ValueError: an unknown emotion folder (the message lists the expected names), or no
+            ``train/``/``test/`` folders at all.
     """
     root = Path(root)
-    items = _list_images(root)
+    items, skipped = _list_images(root)
+    files = [f for _, _, f in items]
+    # OpenCV's decoder releases the GIL, so threads scale; batches keep the per-task cost small.
+    batches = [files[i : i + 512] for i in range(0, len(files), 512)]
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 1) * 2)) as pool:
-        decoded = list(pool.map(_read_one, (f for _, _, f in items), chunksize=256))
-    skipped: list[tuple[str, str]] = []
+        decoded = [r for batch in pool.map(_read_many, batches) for r in batch]
     images: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[int]] = {}
     for (split, label, file), result in zip(items, decoded):
         if isinstance(result, str):
-            skipped.append((str(file), result))
+            skipped.append((file, result))
             continue
         images.setdefault(split, []).append(result)
         labels.setdefault(split, []).append(label)
     if skipped:
-        warnings.warn(
-            f"Skipped {len(skipped)} unreadable image(s) in {root}: "
-            + "; ".join(f"{f} ({why})" for f, why in skipped[:5])
-            + (" ..." if len(skipped) > 5 else "")
-            + ". See data.skipped for the full list.",
-            stacklevel=2,
-        )
+        _warn_skipped(skipped, root)
     order = [s for s in ("train", "val", "public_test", "private_test", "test") if s in images]
     order += sorted(set(images) - set(order))
     splits = {s: Split(s, np.stack(images[s]), np.array(labels[s], dtype=np.int64)) for s in order}
     return FER2013Data(splits, "folders", str(root), skipped)
+
+
+def _warn_skipped(skipped: list[tuple[str, str]], where: Path | str) -> None:
+    warnings.warn(
+        f"Skipped {len(skipped)} unreadable file(s) in {where}: "
+        + "; ".join(f"{f} ({why})" for f, why in skipped[:5])
+        + (" ..." if len(skipped) > 5 else "")
+        + ". See data.skipped for the full list.",
+        stacklevel=3,
+    )
 
 
 # --------------------------------------------------------------------------- cache
@@ -380,7 +437,7 @@ def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013
 
 def _fingerprint(path: Path) -> str:
     """Changes whenever a file is added, removed, renamed, resized or touched."""
-    h = hashlib.sha1(str(path.resolve()).encode())
+    h = hashlib.sha1()
     if path.is_file():
         st = path.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
@@ -403,25 +460,36 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+def cache_file(reader_name: str, path: Path) -> Path:
+    """The cache file for ``path`` in its current state: one per dataset location and content."""
+    where = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
+    return cache_dir() / f"{reader_name}-{where}-{_fingerprint(Path(path))}.npz"
+
+
 def _cached(reader, path: Path) -> FER2013Data:
-    key = _fingerprint(path)
-    file = cache_dir() / f"{reader.__name__}-{key}.npz"
+    """``reader(path)``, from a decoded ``.npz`` copy when the files have not changed since."""
+    file = cache_file(reader.__name__, path)
     if file.is_file():
         try:
             with np.load(file, allow_pickle=False) as z:
                 names = [str(n) for n in z["split_names"]]
                 splits = {n: Split(n, z[f"x_{n}"], z[f"y_{n}"]) for n in names}
-                skipped = [tuple(s) for s in z["skipped"].tolist()]
-                return FER2013Data(splits, str(z["source"]), str(path), skipped)
+                skipped = [(str(f), str(why)) for f, why in z["skipped"].tolist()]
+                data = FER2013Data(splits, str(z["source"]), str(path), skipped)
+            if skipped:
+                _warn_skipped(skipped, path)
+            return data
         except Exception:  # a damaged cache is simply rebuilt
             pass
     data = reader(path)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        for old in file.parent.glob(f"{reader.__name__}-*.npz"):
-            old.unlink(missing_ok=True)  # keep one cache per reader: the newest
+        prefix = file.name.rsplit("-", 1)[0]
+        for old in file.parent.glob(f"{prefix}-*.npz"):
+            if old != file and ".tmp" not in old.name:
+                old.unlink(missing_ok=True)  # an older state of the same dataset
         arrays = {f"x_{n}": s.images for n, s in data.splits.items()} | {f"y_{n}": s.labels for n, s in data.splits.items()}
-        tmp = file.with_suffix(".tmp.npz")
+        tmp = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
         np.savez(
             tmp,
             split_names=np.array(list(data.splits)),
@@ -429,7 +497,7 @@ def _cached(reader, path: Path) -> FER2013Data:
             skipped=np.array(data.skipped, dtype=str).reshape(-1, 2),
             **arrays,
         )
-        os.replace(tmp, file)
+        os.replace(tmp, file)  # atomic: a parallel reader sees the old state or the new one
     except OSError as exc:  # read-only home: just no cache
         warnings.warn(f"Could not write the FER2013 cache to {file}: {exc}", stacklevel=2)
     return data
@@ -482,17 +550,21 @@ def course_splits(data: FER2013Data, val_fraction: float = 0.1, seed: int = SEED
 
     * CSV with all three usages: train = Training, val = PublicTest, test = PrivateTest.
     * Otherwise (image folders, offline data, partial CSV): val is a stratified, seeded
-      ``val_fraction`` carved out of the training split, and test is the source's test split
-      (Kaggle's ``test/`` folder; the CSV's PublicTest).
+      ``val_fraction`` carved out of the training split (or the source's own ``val/`` folder if
+      it has one), and test is the source's test split (Kaggle's ``test/`` folder, which merges
+      PublicTest and PrivateTest in some copies; a CSV's PrivateTest, else its PublicTest).
     """
     s = data.splits
     if {"train", "public_test", "private_test"} <= set(s):
         out = {"train": s["train"], "val": s["public_test"], "test": s["private_test"]}
     else:
-        test = s.get("test") or s.get("private_test") or s.get("public_test")
+        test = next((s[n] for n in ("test", "private_test", "public_test") if n in s), None)
         if "train" not in s or test is None:
             raise ValueError(f"Need a training and a test split, found {sorted(s)} in {data.location}")
-        train, val = stratified_split(s["train"], val_fraction, seed)
+        if "val" in s:  # the source has its own validation folder: use it
+            train, val = s["train"], s["val"]
+        else:
+            train, val = stratified_split(s["train"], val_fraction, seed)
         out = {"train": train, "val": val, "test": test}
     return {name: Split(name, sp.images, sp.labels) for name, sp in out.items()}
 
