@@ -183,9 +183,13 @@ def class_counts(labels: np.ndarray) -> np.ndarray:
         ({"happy": 3, "sad": 1, "angry": 2},),
         ({"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830, "surprise": 3171, "neutral": 4965},),
         ({"fear": 5},),
+        # hidden: all seven, in the alphabetical order a folder listing gives
+        ({"angry": 467, "disgust": 56, "fear": 496, "happy": 895, "neutral": 607, "sad": 653, "surprise": 415},),
     ],
     wrong_answers=[
         lambda f: [f[k] for k in sorted(f)],  # alphabetical folder order, missing classes dropped
+        lambda f: list(f.values()),  # whatever order the dict (the folder listing) has
+        lambda f: [f[k] for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral") if k in f],
     ],
     hint="the folder names are sorted alphabetically on disk; the labels must follow CLASS_NAMES.",
 )

@@ -1,0 +1,194 @@
+"""The exercise checks: every registered exercise, and every exercise in every notebook.
+
+For each exercise in ``helpers.checks.EXERCISES``: the reference passes, a stub is "not
+attempted", and every listed wrong answer fails. For each solution notebook: each answer cell
+(the one with ``# BEGIN SOLUTION``) passes its check, the generated lesson's cell is "not
+attempted", and a check cell follows. New lessons and exercises are picked up automatically.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import helpers
+import helpers.checks as checks
+from helpers import CLASS_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+BEGIN = "# BEGIN SOLUTION"
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Exercise not done yet")
+
+
+# --------------------------------------------------------------------------- registered exercises
+
+
+@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+def test_reference_passes(name):
+    result = checks.run_check(checks.EXERCISES[name].reference, name)
+    assert result.status == "pass", result.message
+
+
+@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+def test_stub_is_not_attempted(name):
+    result = checks.run_check(stub, name)
+    assert result.status == "not attempted", result.message
+    assert "not attempted" in result.message
+
+
+@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+def test_has_wrong_answers_and_each_fails(name):
+    ex = checks.EXERCISES[name]
+    assert ex.wrong_answers, f"{name}: register at least one plausible wrong answer"
+    for i, wrong in enumerate(ex.wrong_answers):
+        result = checks.run_check(wrong, name)
+        assert result.status == "fail", f"{name}: wrong answer {i} was not caught: {result.message}"
+
+
+@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+def test_has_several_cases(name):
+    cases = checks.EXERCISES[name].cases()
+    assert len(cases) >= 2 and all(isinstance(c, tuple) for c in cases), name
+
+
+# --------------------------------------------------------------------------- the mechanism itself
+
+
+def test_check_prints_and_returns(capsys):
+    reference = checks.EXERCISES["class_counts"].reference
+
+    def class_counts(labels):
+        return np.bincount(labels, minlength=7)
+
+    assert checks.check(class_counts) is class_counts
+    assert capsys.readouterr().out.startswith("PASS")
+
+    def class_counts(labels):  # noqa: F811 - the student's first try
+        return np.bincount(labels)
+
+    assert checks.check(class_counts) is reference
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL") and "input:" in out and "expected:" in out and "got:" in out
+    assert "hint:" in out and "continues with the reference" in out
+
+    def class_counts(labels):  # noqa: F811
+        raise NotImplementedError
+
+    assert checks.check(class_counts) is reference
+    assert capsys.readouterr().out.startswith("TODO")
+
+    def class_counts(labels):  # noqa: F811
+        np.bincount(labels, minlength=7)  # forgot `return`
+
+    assert checks.check(class_counts) is reference
+    assert "forget `return`" in capsys.readouterr().out
+
+    def class_counts(labels):  # noqa: F811
+        return labels[100]  # crashes
+
+    result = checks.run_check(class_counts)
+    assert result.status == "fail" and "IndexError" in result.message
+
+
+def test_unknown_exercise_name():
+    with pytest.raises(KeyError, match="class_counts"):
+        checks.run_check(lambda: None, "no_such_exercise")
+
+
+# --------------------------------------------------------------------------- exercises in the notebooks
+
+
+def exercise_cells(path: Path) -> list[tuple[int, str]]:
+    nb = nbformat.read(path, as_version=4)
+    return [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and BEGIN in c.source]
+
+
+NOTEBOOK_EXERCISES = [(p, i) for p in SOLUTIONS for i, _ in exercise_cells(p)]
+
+
+def defined_functions(source: str) -> list[str]:
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+
+
+@pytest.fixture(scope="module")
+def namespace():
+    """What an exercise cell may use: np, pd, keras, helpers and CLASS_NAMES."""
+    import keras
+    import pandas as pd
+
+    return {"np": np, "pd": pd, "keras": keras, "helpers": helpers, "CLASS_NAMES": CLASS_NAMES}
+
+
+def run_cell(source: str, namespace: dict) -> dict:
+    ns = dict(namespace)
+    exec(compile(source, "<exercise cell>", "exec"), ns)
+    return ns
+
+
+def ids(params):
+    path, index = params
+    return f"{path.stem}-cell{index}"
+
+
+def test_notebooks_have_exercises():
+    """Lessons 01 and 02 have exercises (later lessons add theirs; they are found automatically)."""
+    names = {p.name[:2] for p, _ in NOTEBOOK_EXERCISES}
+    assert {"01", "02"} <= names, names
+
+
+@pytest.mark.parametrize("where", NOTEBOOK_EXERCISES, ids=ids)
+def test_solution_cell_passes_and_lesson_cell_is_not_attempted(where, namespace):
+    path, index = where
+    solution_source = nbformat.read(path, as_version=4).cells[index].source
+    names = defined_functions(solution_source)
+    assert names, f"{path.name} cell {index}: the exercise cell defines no function"
+    solution_ns = run_cell(solution_source, namespace)
+    for name in names:
+        assert name in checks.EXERCISES, f"{path.name}: {name} is not registered in helpers/checks.py"
+        result = checks.run_check(solution_ns[name], name)
+        assert result.status == "pass", f"{path.name}: {result.message}"
+
+    lesson = ROOT / "lessons" / path.name
+    assert lesson.is_file(), f"{lesson} missing: run python tools/make_lessons.py"
+    lesson_source = nbformat.read(lesson, as_version=4).cells[index].source
+    assert BEGIN not in lesson_source and "NotImplementedError" in lesson_source
+    assert defined_functions(lesson_source) == names
+    lesson_ns = run_cell(lesson_source, namespace)
+    for name in names:
+        result = checks.run_check(lesson_ns[name], name)
+        assert result.status == "not attempted", f"{lesson.name}: {result.message}"
+
+
+@pytest.mark.parametrize("where", NOTEBOOK_EXERCISES, ids=ids)
+def test_exercise_cell_only_defines_functions_and_is_followed_by_its_check(where):
+    path, index = where
+    cells = nbformat.read(path, as_version=4).cells
+    tree = ast.parse(cells[index].source)
+    for node in tree.body:
+        allowed = (ast.FunctionDef, ast.Import, ast.ImportFrom)
+        is_docstring = isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
+        assert isinstance(node, allowed) or is_docstring, (
+            f"{path.name} cell {index}: an exercise cell must only define the function (the tests exec it on its own)"
+        )
+    following = next((c for c in cells[index + 1 :] if c.cell_type == "code"), None)
+    assert following is not None, f"{path.name} cell {index}: no check cell after the exercise"
+    for name in defined_functions(cells[index].source):
+        pattern = rf"^{name}\s*=\s*helpers\.checks\.check\(\s*{name}\s*\)"
+        assert re.search(pattern, following.source, re.M), (
+            f"{path.name}: the code cell after the exercise {name!r} must be `{name} = helpers.checks.check({name})`"
+        )
+
+
+def test_every_registered_exercise_is_used_in_a_notebook():
+    used = {name for p, i in NOTEBOOK_EXERCISES for name in defined_functions(nbformat.read(p, as_version=4).cells[i].source)}
+    unused = sorted(set(checks.EXERCISES) - used)
+    assert not unused, f"registered in helpers/checks.py but in no solution notebook: {unused}"

@@ -1,0 +1,144 @@
+"""Notebook conventions (CONTRIBUTING.md): structure, badges, no outputs, lessons in sync.
+
+nbval runs the notebooks themselves (``pytest --nbval-lax solutions lessons``); this file only
+reads them, so it is fast and says exactly which convention a notebook breaks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.course import COLAB_URL, REPO_URL
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
+NOTEBOOKS = SOLUTIONS + LESSONS
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def markdown_lines(cell) -> list[str]:
+    """Lines of a markdown cell outside fenced code blocks."""
+    lines, fenced = [], False
+    for line in cell.source.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def headings(nb, level: int) -> list[tuple[int, str]]:
+    prefix = "#" * level + " "
+    return [(i, line[len(prefix):].strip()) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+            for line in markdown_lines(c) if line.startswith(prefix)]
+
+
+def test_lessons_in_sync_with_solutions():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "make_lessons.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr + run.stdout
+
+
+def test_numbered_from_00_without_gaps():
+    assert SOLUTIONS, "no solution notebooks"
+    for path in NOTEBOOKS:
+        assert NAME.match(path.name), f"{rel(path)}: notebooks are named NN_lowercase_name.ipynb"
+    numbers = [int(NAME.match(p.name).group(1)) for p in SOLUTIONS]
+    assert numbers == list(range(len(numbers))), f"solutions/ numbers {numbers}: expected 00, 01, ... without gaps or repeats"
+    assert [p.name for p in LESSONS] == [p.name for p in SOLUTIONS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_valid_and_without_outputs(path):
+    nb = read(path)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, (
+                f"{rel(path)} cell {i} has outputs: commit notebooks without outputs "
+                "(jupyter nbconvert --clear-output --inplace solutions/*.ipynb)"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_title_badge_objectives_time(path):
+    nb = read(path)
+    h1 = headings(nb, 1)
+    assert len(h1) == 1, f"{rel(path)}: exactly one H1, found {[t for _, t in h1]}"
+    index, title = h1[0]
+    assert index == 0 and nb.cells[0].cell_type == "markdown", f"{rel(path)}: the H1 belongs in the first cell"
+    number = path.name[:2]
+    assert re.match(rf"^{number} · \S", title), f"{rel(path)}: title should read '{number} · Title', got {title!r}"
+
+    first = nb.cells[0].source
+    own = COLAB_URL + rel(path)
+    assert f"[![Open In Colab]({BADGE_IMAGE})]({own})" in first, f"{rel(path)}: Colab badge must link to {own}"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for url in re.findall(r"https://colab\.research\.google\.com/github/[^\s)\"']+", cell.source):
+                assert url == own, f"{rel(path)}: Colab link {url} is not this notebook's path"
+
+    assert re.search(r"^\*\*Learning objectives\*\*", first, re.M), f"{rel(path)}: **Learning objectives** missing"
+    after = first.split("**Learning objectives**", 1)[1]
+    assert re.search(r"^\s*[-*] \S", after, re.M), f"{rel(path)}: learning objectives as bullets"
+    assert re.search(r"^\*\*Estimated time:\*\* \d+(–\d+)? minutes", first, re.M), (
+        f"{rel(path)}: '**Estimated time:** N minutes' missing"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_setup_cell(path):
+    nb = read(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{rel(path)} has no code"
+    setup = code[0].source
+    for needed in (
+        'if "google.colab" in sys.modules',
+        f"git clone -q --depth 1 {REPO_URL} fer-course",
+        "%pip install -q -e fer-course",
+        'sys.path.insert(0, "fer-course")',
+        "import helpers",
+        "helpers.start(",
+    ):
+        assert needed in setup, f"{rel(path)}: the first code cell is the setup cell and needs {needed!r}"
+    match = re.search(r'helpers\.start\(\s*"([^"]+)"', setup)
+    assert match and match.group(1).startswith(path.name[:2] + " · "), f"{rel(path)}: helpers.start(\"NN · Title\")"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_summary_and_further_exercises_at_the_end(path):
+    nb = read(path)
+    h2 = headings(nb, 2)
+    titles = [t for _, t in h2]
+    assert "Summary" in titles and "Further exercises" in titles, f"{rel(path)}: needs '## Summary' and '## Further exercises'"
+    summary = max(i for i, t in h2 if t == "Summary")
+    further = max(i for i, t in h2 if t == "Further exercises")
+    assert summary <= further, f"{rel(path)}: Summary comes before Further exercises"
+    assert not any(c.cell_type == "code" for c in nb.cells[summary:further]), (
+        f"{rel(path)}: the lesson's code comes before the Summary"
+    )
+    assert titles[-1] == "Further exercises" or titles.index("Summary") >= len(titles) - 2, (
+        f"{rel(path)}: Summary and Further exercises are the last sections"
+    )
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=rel)
+def test_lessons_hold_no_answers(path):
+    for cell in read(path).cells:
+        assert "# BEGIN SOLUTION" not in cell.source and "# END SOLUTION" not in cell.source
