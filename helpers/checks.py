@@ -254,3 +254,137 @@ def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
     labels = np.asarray(labels)
     classes, counts = np.unique(labels, return_counts=True)
     return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
+
+
+# ==== lessons 06 and 08
+
+
+def _confusion_cases() -> list[tuple]:
+    rng = np.random.default_rng(6)
+    hand = np.zeros((7, 7), dtype=np.int64)
+    hand[0, [0, 1]] = [2, 1]
+    hand[1, [1, 2]] = [1, 1]
+    hand[2, [2, 0]] = [2, 1]
+    hand[3, [3, 0]] = [2, 1]
+    hand[4, [4, 6]] = [1, 1]
+    hand[5, 5] = 1
+    hand[6, 4] = 1
+    empty_row = rng.integers(0, 20, (7, 7))
+    empty_row[1] = 0  # hidden: a class with no test images
+    return [(hand,), (rng.integers(0, 50, (7, 7)),), (empty_row,), (np.diag([5, 1, 4, 9, 6, 3, 7]),)]
+
+
+def _nan_free(f: Callable) -> Callable:
+    def wrong(*args):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return f(*args)
+
+    return wrong
+
+
+@exercise(
+    cases=_confusion_cases,
+    wrong_answers=[
+        _nan_free(lambda cm: np.diag(cm) / cm.sum(axis=0)),  # precision (columns), not recall
+        _nan_free(lambda cm: np.diag(cm) / cm.sum()),  # share of all images
+        _nan_free(lambda cm: np.diag(cm) / cm.sum(axis=1)),  # NaN for a class without images
+    ],
+    hint="recall of class c = correct c / all images whose TRUE class is c (row c); use 0 for an empty row.",
+)
+def recall_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class recall from a 7x7 confusion matrix of counts (rows true, columns predicted);
+    0 for a class with no images."""
+    cm = np.asarray(cm, dtype=float)
+    totals = cm.sum(axis=1)
+    return np.divide(np.diag(cm), totals, out=np.zeros(len(cm)), where=totals > 0)
+
+
+def _f1_cases() -> list[tuple]:
+    rng = np.random.default_rng(7)
+    hand_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 6])
+    hand_pred = np.array([0, 0, 1, 1, 2, 2, 2, 0, 3, 3, 0, 4, 6, 5, 4])
+    y = np.concatenate([np.arange(7), rng.integers(0, 7, 293)])
+    noisy = np.where(rng.random(300) < 0.6, y, rng.integers(0, 7, 300))
+    never_disgust = np.where(y == 1, 6, y)  # hidden: a class never predicted (its precision is 0/0)
+    return [(hand_true, hand_pred), (y, noisy), (y, never_disgust), (y, y.copy())]
+
+
+def _macro_pr_harmonic(y_true, y_pred):
+    from sklearn.metrics import precision_score, recall_score
+
+    kw = dict(labels=list(range(7)), average="macro", zero_division=0)
+    p, r = precision_score(y_true, y_pred, **kw), recall_score(y_true, y_pred, **kw)
+    return float(2 * p * r / (p + r))
+
+
+def _weighted_f1(y_true, y_pred):
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=list(range(7)), average="weighted", zero_division=0))
+
+
+@exercise(
+    cases=_f1_cases,
+    compare=lambda expected, got: same(expected, got, rtol=1e-6, atol=1e-9),
+    wrong_answers=[
+        lambda t, p: float(np.mean(np.asarray(t) == np.asarray(p))),  # accuracy
+        _weighted_f1,  # weighted by support
+        _macro_pr_harmonic,  # F1 of the macro precision and macro recall
+    ],
+    hint="compute precision, recall and F1 for each of the 7 classes (F1 = 0 when precision + recall = 0), "
+    "then take the plain mean of the 7 F1 values.",
+)
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-averaged F1 over the 7 classes: the unweighted mean of the per-class F1 scores."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=list(range(7)), average="macro", zero_division=0))
+
+
+def _rejection_cases() -> list[tuple]:
+    rng = np.random.default_rng(8)
+
+    def probs(n):
+        return rng.dirichlet(np.ones(7) * 0.5, n)
+
+    small = np.array([[0.70, 0.10, 0.05, 0.05, 0.04, 0.03, 0.03],
+                      [0.05, 0.02, 0.03, 0.80, 0.04, 0.03, 0.03],
+                      [0.20, 0.05, 0.35, 0.10, 0.20, 0.05, 0.05]])
+    return [(small, np.array([3, 3, 2])), (probs(50), rng.integers(0, 7, 50)), (probs(1), np.array([6]))]
+
+
+@exercise(
+    cases=_rejection_cases,
+    wrong_answers=[
+        lambda p, y: np.argsort(-p[np.arange(len(y)), y]),  # most plausible labels first
+        lambda p, y: np.argsort(p.max(axis=1)),  # least confident predictions, ignoring the label
+        lambda p, y: np.flatnonzero(p.argmax(axis=1) != y),  # only the mistakes, not ranked
+    ],
+    hint="for each image take probs[i, labels[i]] (the probability of ITS label), then sort ascending.",
+)
+def label_rejection_ranking(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Indices of the images, ordered from the label the model finds least likely to the most likely."""
+    labels = np.asarray(labels)
+    return np.argsort(np.asarray(probs)[np.arange(len(labels)), labels], kind="stable")
+
+
+def _brightness_cases() -> list[tuple]:
+    rng = np.random.default_rng(9)
+    faces = rng.integers(0, 256, (5, 48, 48, 1)).astype(np.uint8)
+    flat = np.full((2, 48, 48, 1), 200, np.uint8)  # hidden: no contrast at all
+    return [(faces,), (np.concatenate([faces, flat]),), (flat[:1],)]
+
+
+@exercise(
+    cases=_brightness_cases,
+    wrong_answers=[
+        lambda x: np.stack([np.full(len(x), x.mean()), np.full(len(x), x.std())], axis=1),  # whole-set statistics
+        lambda x: np.stack([x.reshape(len(x), -1).mean(1), np.ptp(x.reshape(len(x), -1), axis=1)], axis=1),  # range
+        lambda x: np.stack([x.reshape(len(x), -1).mean(1) / 255, x.reshape(len(x), -1).std(1) / 255], axis=1),
+    ],
+    hint="one row per image: the mean of its pixels (brightness) and their standard deviation (contrast), in 0-255 units.",
+)
+def brightness_contrast(images: np.ndarray) -> np.ndarray:
+    """Per image: [mean pixel value, standard deviation of pixel values] (0-255), shape (N, 2)."""
+    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    return np.stack([flat.mean(axis=1), flat.std(axis=1)], axis=1)
