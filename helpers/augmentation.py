@@ -86,3 +86,80 @@ def augmentation_block(
 ) -> Augmentation:
     """The course's augmentation block (see :class:`Augmentation`), active only in training."""
     return Augmentation(flip, rotation, zoom, translation, contrast, brightness, seed, name=name)
+
+
+# --------------------------------------------------------------------------- seeing the transforms
+
+
+def _strong_crop(x, keep: float = 0.55):
+    """Counter-example: zoom into the upper middle of the face (the mouth falls outside), resize back."""
+    import numpy as np
+
+    size = x.shape[1]
+    side = int(round(size * keep))
+    left = (size - side) // 2
+    crop = keras.ops.convert_to_tensor(np.asarray(x)[:, 2 : 2 + side, left : left + side, :])
+    return keras.ops.image.resize(crop, (size, size))
+
+
+def transform_gallery(seed: int = 0) -> dict:
+    """Name -> function(batch of 0-255 faces) -> transformed batch, for :func:`show_transforms`.
+
+    The first rows are the course's transforms, each alone at a visible strength, then the whole
+    block; the last two are what **not** to do (they change or destroy the expression).
+    """
+    from keras import layers
+
+    def train_mode(layer):
+        return lambda x: layer(keras.ops.cast(x, "float32"), training=True)
+
+    return {
+        "original": lambda x: keras.ops.cast(x, "float32"),
+        "horizontal flip": lambda x: keras.ops.flip(keras.ops.cast(x, "float32"), axis=2),
+        "rotation +-18 deg": train_mode(layers.RandomRotation(0.05, fill_mode="reflect", seed=seed)),
+        "zoom +-10%": train_mode(layers.RandomZoom(0.10, fill_mode="reflect", seed=seed)),
+        "shift +-10%": train_mode(layers.RandomTranslation(0.10, 0.10, fill_mode="reflect", seed=seed)),
+        "contrast +-30%": train_mode(layers.RandomContrast(0.3, value_range=(0, 255), seed=seed)),
+        "brightness +-20%": train_mode(layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed)),
+        "all (course block)": train_mode(Augmentation(seed=seed)),
+        "vertical flip (wrong!)": lambda x: keras.ops.flip(keras.ops.cast(x, "float32"), axis=1),
+        "strong crop (wrong!)": _strong_crop,
+    }
+
+
+def show_transforms(images, labels=None, transforms: dict | None = None, seed: int = 0):
+    """Show the same faces (columns) under each transform (rows) in one matplotlib grid.
+
+    Args:
+        images: a few raw faces, ``(n, 48, 48, 1)`` 0-255 (6-8 is a good number).
+        labels: their class indices, shown as column titles (CLASS_NAMES order).
+        transforms: name -> function on a batch; default :func:`transform_gallery`, whose last
+            two rows, 'vertical flip (wrong!)' and 'strong crop (wrong!)', are counter-examples.
+        seed: seed of the random transforms.
+
+    Returns the figure. Random transforms run in training mode (the only mode in which the
+    course's augmentation does anything).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .course import CLASS_NAMES
+
+    images = np.asarray(images)
+    transforms = transforms or transform_gallery(seed)
+    rows, cols = len(transforms), len(images)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols + 1.6, 1.25 * rows), squeeze=False)
+    for r, (name, fn) in enumerate(transforms.items()):
+        out = np.clip(keras.ops.convert_to_numpy(fn(images)), 0, 255)
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(out[c, :, :, 0], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9,
+                              color="#c00" if "wrong" in name else "black")
+            if r == 0 and labels is not None:
+                ax.set_title(CLASS_NAMES[int(labels[c])], fontsize=9)
+    fig.tight_layout()
+    return fig

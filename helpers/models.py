@@ -169,3 +169,39 @@ def count_params(model: keras.Model) -> int:
     import numpy as np
 
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds for one face through ``model``, computed from its layers' shapes.
+
+    Counts convolutions (normal, depthwise, separable) and dense layers, which are nearly all
+    of the work; batch norm, activations and pooling are left out. A convolution with a
+    ``k x k`` kernel, ``c_in`` input and ``c_out`` output channels producing an ``h x w`` map
+    costs ``h * w * k * k * c_in * c_out``; a depthwise-separable one
+    ``h * w * k * k * c_in`` (depthwise) ``+ h * w * c_in * c_out`` (pointwise).
+    Nested models (test-time augmentation, ensembles) are counted once per call.
+    """
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += multiply_adds(layer) * max(1, len(layer._inbound_nodes))
+            continue
+        if not isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D, layers.Dense)):
+            continue
+        c_in = int(layer.input.shape[-1])
+        out = layer.output.shape
+        if isinstance(layer, layers.Dense):
+            total += c_in * int(out[-1])
+            continue
+        h, w, c_out = int(out[1]), int(out[2]), int(out[3])
+        kh, kw = layer.kernel_size
+        if isinstance(layer, layers.DepthwiseConv2D):
+            total += h * w * kh * kw * c_out
+        elif isinstance(layer, layers.SeparableConv2D):
+            mid = c_in * layer.depth_multiplier
+            total += h * w * kh * kw * mid + h * w * mid * c_out
+        else:
+            total += h * w * kh * kw * (c_in // layer.groups) * c_out
+    return int(total)
