@@ -388,3 +388,158 @@ def brightness_contrast(images: np.ndarray) -> np.ndarray:
     """Per image: [mean pixel value, standard deviation of pixel values] (0-255), shape (N, 2)."""
     flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
     return np.stack([flat.mean(axis=1), flat.std(axis=1)], axis=1)
+
+
+# ==== lessons 03-05
+
+
+def _augmentation_signature(block: Any) -> list[tuple]:
+    """What matters in an augmentation block: its random layers, in order, with their strengths."""
+    import keras
+
+    if not isinstance(block, keras.Sequential):
+        return [("not a keras.Sequential", type(block).__name__)]
+    out = []
+    for layer in block.layers:
+        config = layer.get_config()
+        kind = type(layer).__name__
+        if kind == "RandomFlip":
+            out.append((kind, config.get("mode")))
+        elif kind == "RandomRotation":
+            out.append((kind, _factor(config.get("factor"))))
+        elif kind == "RandomZoom":
+            out.append((kind, _factor(config.get("height_factor")), _factor(config.get("width_factor"))))
+        else:
+            out.append((kind,))
+    return out
+
+
+def _factor(value: Any) -> Any:
+    """0.1, (-0.1, 0.1) and [-0.1, 0.1] are the same strength; None (width = height) stays None."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        low, high = (float(v) for v in value)
+        return (round(low, 6), round(high, 6))
+    return (round(-float(value), 6), round(float(value), 6))
+
+
+def _same_augmentation(expected: Any, got: Any) -> bool:
+    return _augmentation_signature(expected) == _augmentation_signature(got)
+
+
+def _wrong_vertical_flip(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical"), keras.layers.RandomRotation(rotation),
+                             keras.layers.RandomZoom(zoom)])
+
+
+def _wrong_degrees(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(rotation * 360),
+                             keras.layers.RandomZoom(zoom)])
+
+
+def _wrong_no_flip(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomRotation(rotation), keras.layers.RandomZoom(zoom)])
+
+
+@exercise(
+    cases=lambda: [(0.05, 0.1), (0.1, 0.2), (0.02, 0.05)],
+    compare=_same_augmentation,
+    wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_no_flip],
+    hint="keras.Sequential([RandomFlip('horizontal'), RandomRotation(rotation), RandomZoom(zoom)]): a vertical "
+         "flip changes the expression, and RandomRotation's factor is a fraction of a full turn, not degrees.",
+)
+def build_augmentation(rotation: float, zoom: float):
+    """A keras.Sequential: horizontal flip, then rotation by up to ``rotation`` of a turn, then zoom up to ``zoom``."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomRotation(rotation),
+        keras.layers.RandomZoom(zoom),
+    ])
+
+
+@exercise(
+    cases=lambda: [(48, 3, 1, "same"), (48, 3, 1, "valid"), (48, 3, 2, "same"), (47, 3, 2, "valid"),
+                   (48, 5, 2, "valid"), (7, 7, 1, "valid"), (5, 3, 2, "same"), (6, 2, 2, "valid")],
+    wrong_answers=[
+        lambda size, kernel, stride, padding: -(-size // stride),  # padding ignored
+        lambda size, kernel, stride, padding: size // stride if padding == "same" else (size - kernel) // stride,
+        lambda size, kernel, stride, padding: size if padding == "same" else size - kernel + 1,  # stride ignored
+    ],
+    hint="'valid': (size - kernel) // stride + 1;  'same': ceil(size / stride), i.e. -(-size // stride).",
+)
+def conv_output_shape(size: int, kernel: int, stride: int, padding: str) -> int:
+    """Output height (= width) of a square convolution or pooling: padding 'same' or 'valid'."""
+    if padding == "same":
+        return -(-size // stride)
+    return (size - kernel) // stride + 1
+
+
+@exercise(
+    cases=lambda: [(3, 1, 32, True), (3, 32, 64, True), (3, 64, 128, False), (5, 3, 16, True), (1, 256, 7, True)],
+    wrong_answers=[
+        lambda k, c_in, c_out, bias: k * k * c_in * c_out,  # bias forgotten
+        lambda k, c_in, c_out, bias: k * k * c_out + (c_out if bias else 0),  # input channels forgotten
+        lambda k, c_in, c_out, bias: k * k * c_in * c_out + (c_in if bias else 0),  # one bias per input channel
+    ],
+    hint="every output channel has a k x k x c_in kernel, plus one bias per output channel when use_bias.",
+)
+def conv_params(kernel: int, c_in: int, c_out: int, use_bias: bool) -> int:
+    """Trainable parameters of a Conv2D with a ``kernel x kernel`` kernel, ``c_in`` -> ``c_out`` channels."""
+    return kernel * kernel * c_in * c_out + (c_out if use_bias else 0)
+
+
+def _optimizer_loss_signature(pair: Any) -> tuple:
+    try:
+        optimizer, loss = pair
+        config = loss.get_config()
+        return (type(optimizer).__name__, round(float(np.asarray(optimizer.learning_rate)), 9), type(loss).__name__,
+                round(float(config.get("label_smoothing", 0.0)), 9), bool(config.get("from_logits", False)))
+    except Exception as exc:  # not a pair of Keras objects
+        return ("not an (optimizer, loss) pair", repr(exc))
+
+
+def _same_optimizer_loss(expected: Any, got: Any) -> bool:
+    return _optimizer_loss_signature(expected) == _optimizer_loss_signature(got)
+
+
+@exercise(
+    cases=lambda: [(1e-3, 0.0), (3e-4, 0.1), (1e-2, 0.05)],
+    compare=_same_optimizer_loss,
+    wrong_answers=[
+        lambda lr, s: (__import__("keras").optimizers.SGD(lr), __import__("keras").losses.CategoricalCrossentropy(label_smoothing=s)),
+        lambda lr, s: (__import__("keras").optimizers.Adam(lr), __import__("keras").losses.SparseCategoricalCrossentropy()),
+        lambda lr, s: (__import__("keras").optimizers.Adam(lr), __import__("keras").losses.CategoricalCrossentropy(from_logits=True, label_smoothing=s)),
+        lambda lr, s: (__import__("keras").optimizers.Adam(lr), __import__("keras").losses.CategoricalCrossentropy()),
+    ],
+    hint="keras.optimizers.Adam(learning_rate=...) and keras.losses.CategoricalCrossentropy(label_smoothing=...): "
+         "the model ends in a softmax, so from_logits stays False.",
+)
+def make_optimizer_and_loss(learning_rate: float, label_smoothing: float):
+    """``(optimizer, loss)`` for compile: Adam at ``learning_rate``, categorical cross-entropy with label smoothing."""
+    import keras
+
+    return (keras.optimizers.Adam(learning_rate=learning_rate),
+            keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing))
+
+
+@exercise(
+    cases=lambda: [(np.array([0, 3, 6]), 0.1), (np.array([1, 1, 2, 5]), 0.0), (np.arange(7), 0.2), (np.array([4]), 1.0)],
+    wrong_answers=[
+        lambda y, s: np.eye(7)[y] * (1 - s),  # the removed mass is not given back
+        lambda y, s: np.eye(7)[y] * (1 - s) + s / 6,  # spread over 6 classes (sum is not 1)
+        lambda y, s: np.where(np.eye(7)[y] == 1, 1 - s, s / 7),  # the true class misses its share s/7
+    ],
+    hint="Keras' rule: y_smooth = one_hot * (1 - s) + s / 7 (every class, the true one included, gets s/7).",
+)
+def smoothed_targets(labels: np.ndarray, smoothing: float) -> np.ndarray:
+    """One-hot targets (N, 7) with label smoothing ``smoothing``, as CategoricalCrossentropy uses them."""
+    return np.eye(7)[np.asarray(labels)] * (1 - smoothing) + smoothing / 7
