@@ -6,6 +6,7 @@
 * :mod:`helpers.checks`   exercise checks used in every lesson
 """
 
+from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`
 from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick, seed_everything, start
 from .data import (
     FER2013Data,
