@@ -1,0 +1,1118 @@
+"""Live expression recognition: detect faces, preprocess them exactly like training, classify, smooth, draw.
+
+The pipeline, one stage per function (lesson 07)::
+
+    frame (BGR / gray / BGRA, any size)
+      -> FaceDetector.detect      Haar cascade on a downscaled grayscale copy  -> boxes
+      -> preprocess_face          crop with a margin, grayscale, data.to_model_input -> uint8 48x48x1
+      -> Classifier               all faces of the frame in ONE batch, direct model call -> 7 probs each
+      -> FaceTracker              match faces across frames (IoU / centre), smooth probs (EMA)
+      -> draw_results             box, label, confidence, probability bars, FPS
+
+:class:`EmotionPipeline` runs all of it and times every stage. Frames come from one interface,
+:class:`FrameSource`: the local webcam (:class:`LocalCamera`), Colab's browser camera
+(:class:`ColabCamera`, JavaScript in :data:`CAPTURE_JS`), a video file, an image file or a folder
+of images (:func:`open_source` picks one from a string such as ``"0"`` or ``"photo.jpg"``).
+
+Preprocessing parity: the face crop is turned into model input by the same code as the training
+loader (:func:`helpers.data.decode_face`): the same grayscale conversion (Pillow's, with alpha
+composited on white) and the same resize (:func:`helpers.data.to_model_input`). The model gets raw
+0-255 pixels and does its own rescaling (course contract).
+
+OpenCV and NumPy are imported here; Keras/TensorFlow only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from .data import IMAGE_SUFFIXES, to_model_input
+
+Box = tuple[int, int, int, int]  # x, y, width, height in frame pixels
+
+CASCADE_FILE = "haarcascade_frontalface_alt2.xml"  # as accurate as "default" here, about 2x faster
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+#: Short class names for the probability bars, in CLASS_NAMES order.
+SHORT_NAMES = tuple(n[:3] for n in CLASS_NAMES)
+#: One BGR colour per class (for boxes and bars).
+CLASS_COLOURS = ((40, 40, 220), (40, 140, 40), (160, 60, 160), (40, 200, 240), (200, 120, 40), (240, 200, 40), (170, 170, 170))
+
+
+class CameraUnavailableError(RuntimeError):
+    """No camera could be opened; the message says why and what to use instead."""
+
+
+# =========================================================================== frames
+
+
+def as_uint8(frame: np.ndarray) -> np.ndarray:
+    """Check a frame's shape and return it as uint8 (floats in 0..1 are scaled to 0..255).
+
+    Accepted: ``(H, W)`` grayscale, ``(H, W, 1)``, ``(H, W, 3)`` BGR, ``(H, W, 4)`` BGRA.
+    """
+    frame = np.asarray(frame)
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            f"A frame must be (H, W) grayscale, (H, W, 3) BGR or (H, W, 4) BGRA; got shape {frame.shape}"
+        )
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"Empty frame (shape {frame.shape})")
+    if frame.dtype == np.uint8:
+        return frame
+    if frame.dtype == bool:
+        return frame.astype(np.uint8) * 255
+    if np.issubdtype(frame.dtype, np.floating) and frame.size and float(np.nanmax(frame)) <= 1.0:
+        frame = frame * 255.0
+    return np.clip(np.nan_to_num(frame), 0, 255).astype(np.uint8)
+
+
+#: libpng's fixed-point RGB -> gray weights (0.299, 0.587, 0.114 in 1/32768), as OpenCV uses them
+#: when the training loader reads a colour PNG straight to grayscale.
+_PNG_GRAY_WEIGHTS = np.array([3737, 19234, 9797], np.uint32)  # B, G, R
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grayscale uint8 ``(H, W)`` from a gray, BGR or BGRA image, exactly as the training loader does it.
+
+    :func:`helpers.data.decode_face` reads a colour PNG with OpenCV straight to grayscale (libpng's
+    0.299/0.587/0.114 weights, truncated) and sends images with an alpha channel through Pillow
+    (composited onto white, ITU-R 601 luma). This applies the same arithmetic to an OpenCV array,
+    so a face gives the same pixels whether it comes from a camera or from a file: the tests check
+    it bit for bit.
+    """
+    image = as_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return np.ascontiguousarray(image)
+    if image.shape[2] == 4:
+        from PIL import Image
+
+        rgba = Image.fromarray(np.ascontiguousarray(image[:, :, [2, 1, 0, 3]]), "RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("L"))
+    return ((image.astype(np.uint32) @ _PNG_GRAY_WEIGHTS) >> 15).astype(np.uint8)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """A 3-channel BGR uint8 copy of a gray, BGR or BGRA image (for drawing and video files)."""
+    image = as_uint8(image)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image.copy()
+
+
+def expand_box(box: Box, margin: float, frame_shape: Sequence[int]) -> Box:
+    """Grow ``box`` by ``round(margin * w)`` / ``round(margin * h)`` pixels per side, clipped to the frame."""
+    x, y, w, h = (int(v) for v in box)
+    dx, dy = int(round(margin * w)), int(round(margin * h))
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    x1, y1 = min(int(frame_shape[1]), x + w + dx), min(int(frame_shape[0]), y + h + dy)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"Box {box} lies outside the frame of shape {tuple(frame_shape)}")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def crop_face(frame: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:
+    """The face region of ``frame`` (any channels), with a margin, clipped at the frame border."""
+    x, y, w, h = expand_box(box, margin, frame.shape)
+    return frame[y : y + h, x : x + w]
+
+
+def preprocess_face(frame: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:
+    """Model input for one face: crop with margin, grayscale, then exactly ``data.to_model_input``.
+
+    Returns uint8 ``(48, 48, 1)`` in 0..255 (the model rescales itself): the very array the
+    training loader would produce from the same crop saved as an image file.
+    """
+    return to_model_input(to_gray(crop_face(as_uint8(frame), box, margin)))
+
+
+def preprocess_faces(frame: np.ndarray, boxes: Sequence[Box], margin: float = 0.1) -> np.ndarray:
+    """All faces of a frame as one uint8 batch ``(n, 48, 48, 1)`` (``n`` may be 0)."""
+    if len(boxes) == 0:
+        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.uint8)
+    return np.stack([preprocess_face(frame, b, margin) for b in boxes])
+
+
+# =========================================================================== detection
+
+
+def cascade_path(name: str = CASCADE_FILE) -> Path:
+    """Where OpenCV's bundled Haar cascade ``name`` lives (``cv2.data.haarcascades``)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if folder is None:
+        raise RuntimeError(
+            f"This OpenCV ({cv2.__version__}) ships no Haar cascades (no cv2.data.haarcascades). "
+            "The course needs opencv-python-headless 4.x: pip install 'opencv-python-headless>=4.8,<5'"
+        )
+    return Path(folder) / name
+
+
+def load_cascade(path: str | os.PathLike | None = None) -> "cv2.CascadeClassifier":
+    """Load a Haar cascade (default: OpenCV's frontal-face cascade) and check that it really loaded.
+
+    OpenCV itself only fails later, with ``(-215:Assertion failed) !empty()``; this fails at once
+    with the path and the OpenCV version.
+    """
+    path = Path(path) if path is not None else cascade_path()
+    if not hasattr(cv2, "CascadeClassifier"):
+        raise RuntimeError(
+            f"OpenCV {cv2.__version__} has no CascadeClassifier (removed in OpenCV 5). "
+            "Install opencv-python-headless 4.x: pip install 'opencv-python-headless>=4.8,<5'"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Haar cascade not found: {path} (OpenCV {cv2.__version__}). Build the path from "
+            f"cv2.data.haarcascades (here {getattr(getattr(cv2, 'data', None), 'haarcascades', '?')}) "
+            "and check that opencv-python-headless 4.x is installed."
+        )
+    try:
+        classifier = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError) as exc:  # OpenCV raises while parsing a broken XML
+        raise RuntimeError(
+            f"Haar cascade at {path} could not be parsed (OpenCV {cv2.__version__}): {str(exc).strip()[:200]}. "
+            "Use the cascade files in cv2.data.haarcascades."
+        ) from None
+    if classifier.empty():
+        raise RuntimeError(
+            f"Haar cascade at {path} could not be loaded (classifier.empty() is True, OpenCV "
+            f"{cv2.__version__}): the file is not a valid cascade XML. Use the one in cv2.data.haarcascades."
+        )
+    return classifier
+
+
+class FaceDetector:
+    """Frontal-face detection with OpenCV's Haar cascade on a downscaled, equalised grayscale frame.
+
+    Args:
+        cascade: path of a cascade XML (default: OpenCV's ``haarcascade_frontalface_alt2.xml``,
+            which finds the same faces as ``..._default.xml`` on the course photos in half the time).
+        detect_size: the frame is shrunk so that its longer side is at most this many pixels
+            before detection (the main speed knob: 320 on a 640x480 frame = 4x fewer pixels).
+        scale_factor, min_neighbors: ``detectMultiScale`` settings (higher = faster / stricter).
+        min_size: smallest face, in pixels of the downscaled frame (the cascade's window is 24).
+    """
+
+    def __init__(
+        self,
+        cascade: str | os.PathLike | None = None,
+        detect_size: int = 320,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size: int = 24,
+    ):
+        self.classifier = load_cascade(cascade)
+        self.detect_size = int(detect_size)
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+        self.min_size = max(int(min_size), 1)
+        self._small: np.ndarray | None = None  # reused buffers
+        self._gray: np.ndarray | None = None
+
+    def _small_gray(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.detect_size / max(h, w))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        if scale < 1.0:
+            shape = (size[1], size[0]) + frame.shape[2:]
+            if self._small is None or self._small.shape != shape:
+                self._small = np.empty(shape, np.uint8)
+            frame = cv2.resize(frame, size, dst=self._small, interpolation=cv2.INTER_AREA)
+        if frame.ndim == 3:
+            code = cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+            if self._gray is None or self._gray.shape != frame.shape[:2]:
+                self._gray = np.empty(frame.shape[:2], np.uint8)
+            frame = cv2.cvtColor(frame, code, dst=self._gray)
+        return cv2.equalizeHist(frame), scale
+
+    def detect(self, frame: np.ndarray) -> list[Box]:
+        """Face boxes ``(x, y, w, h)`` in the frame's own pixels, largest first; ``[]`` if none."""
+        frame = as_uint8(frame)
+        small, scale = self._small_gray(frame)
+        if min(small.shape) < max(self.min_size, 24):
+            return []
+        found = self.classifier.detectMultiScale(
+            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+        )
+        boxes = []
+        for x, y, w, h in (found if len(found) else []):
+            box = (int(round(x / scale)), int(round(y / scale)), int(round(w / scale)), int(round(h / scale)))
+            boxes.append(box)
+        return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+    __call__ = detect
+
+    def track(self, frame: np.ndarray, previous: Sequence[Box], search: float = 0.5, face_px: int = 48) -> list[Box] | None:
+        """Find each previously seen face again, looking only near where it was (much faster than :meth:`detect`).
+
+        Each search region is the old box grown by ``search`` per side, shrunk so that the face is
+        about ``face_px`` pixels, and scanned only for faces 0.6-1.6x the old size. Returns the new
+        boxes in the same order, or ``None`` as soon as one face is lost (then run :meth:`detect`).
+        """
+        frame = as_uint8(frame)
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        found_boxes: list[Box] = []
+        for box in previous:
+            rx, ry, rw, rh = expand_box(box, search, frame.shape)
+            roi = frame[ry : ry + rh, rx : rx + rw]
+            scale = min(1.0, face_px / max(1, box[2]))
+            if scale < 1.0:
+                roi = cv2.resize(roi, (max(1, round(rw * scale)), max(1, round(rh * scale))), interpolation=cv2.INTER_AREA)
+            if roi.ndim == 3:
+                roi = cv2.cvtColor(roi, cv2.COLOR_BGRA2GRAY if roi.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+            lo = max(24, int(0.6 * box[2] * scale))
+            hi = max(lo + 1, int(1.6 * box[2] * scale))
+            if min(roi.shape) < lo:
+                return None
+            found = self.classifier.detectMultiScale(
+                cv2.equalizeHist(roi), scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                minSize=(lo, lo), maxSize=(hi, hi),
+            )
+            if len(found) == 0:
+                return None
+            candidates = [
+                (int(round(rx + x / scale)), int(round(ry + y / scale)), int(round(w / scale)), int(round(h / scale)))
+                for x, y, w, h in found
+            ]
+            found_boxes.append(max(candidates, key=lambda b: (iou(b, box), -_centre_distance(b, box))))
+        return found_boxes
+
+
+# =========================================================================== the model
+
+
+HOW_TO_GET_A_MODEL = """\
+How to get a model:
+  * the course's reference model: helpers.pretrained.load_pretrained() (see the README), or
+  * the model you trained in lesson 05: models/05_training/best.keras  (--model PATH), or
+  * any Keras 3 .keras file that follows the course contract: input (48, 48, 1) raw pixels 0-255,
+    output 7 softmax probabilities in CLASS_NAMES order."""
+
+
+def check_model_contract(model) -> None:
+    """Raise ``ValueError`` unless ``model`` takes ``(None, 48, 48, 1)`` and returns ``(None, 7)``."""
+    try:
+        in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
+    except (AttributeError, ValueError) as exc:
+        raise ValueError(f"Not a usable Keras model ({type(model).__name__}): {exc}") from None
+    if in_shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1) or out_shape[1:] != (NUM_CLASSES,):
+        raise ValueError(
+            f"Model '{getattr(model, 'name', '?')}' takes {in_shape} and returns {out_shape}; the course "
+            f"contract is (None, {IMAGE_SIZE}, {IMAGE_SIZE}, 1) raw pixels -> (None, {NUM_CLASSES}) probabilities."
+        )
+
+
+def load_model(path: str | os.PathLike):
+    """Load a ``.keras`` model file with Keras ``safe_mode=True`` and check the course contract.
+
+    Raises:
+        FileNotFoundError: no such file (the message says how to get a model).
+        ValueError: the file is not a Keras model, is damaged, or breaks the contract.
+    """
+    import keras
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"Model file not found: {path}\n{HOW_TO_GET_A_MODEL}")
+    if path.suffix.lower() not in {".keras", ".h5", ".hdf5"}:
+        raise ValueError(f"{path}: expected a Keras model file ending in .keras (got {path.suffix or 'no suffix'}).")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:
+        raise ValueError(
+            f"Could not load the model in {path}: {type(exc).__name__}: {str(exc)[:300]}\n"
+            f"The file may be damaged or truncated, not a Keras model, contain custom code (refused by "
+            f"safe_mode), or come from a newer Keras than this one ({keras.__version__}). Re-save it with "
+            f"model.save('name.keras') on a matching Keras version.\n{HOW_TO_GET_A_MODEL}"
+        ) from exc
+    check_model_contract(model)
+    return model
+
+
+def pretrained_module():
+    """``helpers.pretrained`` if this checkout has it (it is written separately), else ``None``."""
+    import importlib
+
+    name = f"{__package__}.pretrained"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:  # something *inside* pretrained is missing: a real error
+            raise
+        return None
+
+
+def default_model(path: str | os.PathLike | None = None):
+    """``path`` if given, else the course's pretrained model if available, else a clear error."""
+    if path is not None:
+        return load_model(path)
+    pretrained = pretrained_module()
+    if pretrained is not None and getattr(pretrained, "pretrained_available", lambda: True)():
+        model = pretrained.load_pretrained()
+        check_model_contract(model)
+        return model
+    raise FileNotFoundError("No model given and the course's pretrained model is not available.\n" + HOW_TO_GET_A_MODEL)
+
+
+class Classifier:
+    """Classify a batch of preprocessed faces with one direct model call (no ``model.predict``).
+
+    With the TensorFlow backend the call ``model(x, training=False)`` is wrapped in a
+    ``tf.function`` (traced once per batch shape, then generalised): several times faster than
+    eager calls for the small batches of a webcam frame. ``compiled=False`` calls it eagerly.
+    """
+
+    def __init__(self, model, compiled: bool = True):
+        import keras
+
+        check_model_contract(model)
+        self.model = model
+        def call(x):
+            return model(x, training=False)
+
+        self._fn: Callable = call
+        if compiled and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            self._fn = tf.function(call, reduce_retracing=True, autograph=False)
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        """``faces`` uint8 ``(n, 48, 48, 1)`` -> float32 probabilities ``(n, 7)`` (``n`` may be 0)."""
+        faces = np.asarray(faces)
+        if faces.ndim == 3:
+            faces = faces[None]
+        if len(faces) == 0:
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        import keras
+
+        out = self._fn(faces.astype(np.float32))
+        return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
+
+
+# =========================================================================== smoothing and tracking
+
+
+def ema_update(previous: np.ndarray | None, current: np.ndarray, alpha: float) -> np.ndarray:
+    """One step of an exponential moving average: ``alpha * current + (1 - alpha) * previous``."""
+    current = np.asarray(current, dtype=np.float32)
+    if previous is None:
+        return current.copy()
+    return (alpha * current + (1.0 - alpha) * np.asarray(previous, dtype=np.float32)).astype(np.float32)
+
+
+def smooth_probabilities(probs: np.ndarray, alpha: float = 0.3) -> np.ndarray:
+    """Exponential moving average over a sequence of probability vectors ``(T, 7)``.
+
+    ``s[0] = p[0]`` and ``s[t] = alpha * p[t] + (1 - alpha) * s[t-1]``: ``alpha=1`` is no smoothing,
+    small ``alpha`` reacts slowly but flickers less.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    out = np.empty_like(probs)
+    for t, p in enumerate(probs):
+        out[t] = p if t == 0 else alpha * p + (1 - alpha) * out[t - 1]
+    return out
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes (0 when they do not overlap)."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw, ih = min(ax1, bx1) - max(a[0], b[0]), min(ay1, by1) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def _centre_distance(a: Box, b: Box) -> float:
+    """Distance between box centres, relative to the mean box size."""
+    da = np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+    return float(da / max(1.0, (a[2] + a[3] + b[2] + b[3]) / 4))
+
+
+@dataclass
+class Track:
+    """A face followed across frames: its last box and its smoothed probabilities."""
+
+    track_id: int
+    box: Box
+    probs: np.ndarray
+    missing: int = 0
+    age: int = 1
+
+
+class FaceTracker:
+    """Matches each frame's faces to the previous ones and smooths their probabilities (EMA).
+
+    A face matches the track with the highest IoU (at least ``min_iou``) or, failing that, whose
+    centre is within ``max_centre_distance`` box sizes; unmatched faces start new tracks, and a
+    track not seen for more than ``max_missing`` frames is dropped.
+    """
+
+    def __init__(self, alpha: float = 0.3, min_iou: float = 0.3, max_centre_distance: float = 0.5, max_missing: int = 5):
+        if not 0 < alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        self.alpha, self.min_iou, self.max_centre_distance, self.max_missing = alpha, min_iou, max_centre_distance, max_missing
+        self.tracks: list[Track] = []
+        self._next_id = 0
+
+    def reset(self) -> None:
+        self.tracks, self._next_id = [], 0
+
+    def _match(self, boxes: Sequence[Box]) -> dict[int, int]:
+        """Greedy matching: {face index: track index}."""
+        pairs = []
+        for i, b in enumerate(boxes):
+            for j, t in enumerate(self.tracks):
+                overlap = iou(b, t.box)
+                if overlap >= self.min_iou:
+                    pairs.append((1.0 + overlap, i, j))
+                elif _centre_distance(b, t.box) <= self.max_centre_distance:
+                    pairs.append((1.0 - _centre_distance(b, t.box), i, j))
+        matched, used = {}, set()
+        for _, i, j in sorted(pairs, reverse=True):
+            if i not in matched and j not in used:
+                matched[i] = j
+                used.add(j)
+        return matched
+
+    def update(self, boxes: Sequence[Box], probs: np.ndarray) -> list[Track]:
+        """Feed one frame's boxes and raw probabilities; returns the tracks of these faces, in order."""
+        matched = self._match(boxes)
+        out: list[Track] = []
+        for i, box in enumerate(boxes):
+            if i in matched:
+                track = self.tracks[matched[i]]
+                track.box, track.missing, track.age = tuple(box), 0, track.age + 1
+                track.probs = ema_update(track.probs, probs[i], self.alpha)
+            else:
+                track = Track(self._next_id, tuple(box), np.asarray(probs[i], np.float32).copy())
+                self._next_id += 1
+                self.tracks.append(track)
+            out.append(track)
+        seen = {id(t) for t in out}
+        for t in self.tracks:
+            if id(t) not in seen:
+                t.missing += 1
+        self.tracks = [t for t in self.tracks if t.missing <= self.max_missing]
+        return out
+
+
+# =========================================================================== results and drawing
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame: box, smoothed and raw probabilities, and its track."""
+
+    box: Box
+    probs: np.ndarray
+    raw_probs: np.ndarray
+    track_id: int = 0
+
+    @property
+    def label_index(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def label(self) -> str:
+        return CLASS_NAMES[self.label_index]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+@dataclass
+class FrameResult:
+    """What the pipeline found in one frame, and how long each stage took (milliseconds)."""
+
+    faces: list[FaceResult]
+    timings: dict[str, float] = field(default_factory=dict)
+    fps: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+
+def draw_results(frame: np.ndarray, faces: Sequence[FaceResult], fps: float | None = None, bars: bool = True) -> np.ndarray:
+    """A BGR copy of ``frame`` with a box, label, confidence and probability bars per face, and FPS."""
+    out = to_bgr(frame)
+    h, w = out.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    unit = max(0.35, min(h, w) / 900)  # font scale that grows with the frame
+    thick = max(1, int(round(unit * 2)))
+    for face in faces:
+        x, y, bw, bh = face.box
+        colour = CLASS_COLOURS[face.label_index]
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, thick)
+        text = f"{face.label} {face.confidence:.0%}"
+        (tw, th), base = cv2.getTextSize(text, font, unit, thick)
+        ty = y - 4 if y - th - base - 4 >= 0 else min(h - 1, y + bh + th + 4)
+        cv2.rectangle(out, (x, ty - th - base), (x + tw + 4, ty + base // 2), colour, -1)
+        cv2.putText(out, text, (x + 2, ty - base // 2), font, unit, (255, 255, 255), thick, cv2.LINE_AA)
+        if bars:
+            _draw_bars(out, face, unit)
+    if fps is not None:
+        cv2.putText(out, f"{fps:5.1f} FPS", (8, int(24 * unit / 0.6)), font, unit, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(out, f"{fps:5.1f} FPS", (8, int(24 * unit / 0.6)), font, unit, (0, 255, 0), thick, cv2.LINE_AA)
+    return out
+
+
+def _draw_bars(out: np.ndarray, face: FaceResult, unit: float) -> None:
+    """Seven horizontal probability bars beside the box (right side if there is room, else left)."""
+    h, w = out.shape[:2]
+    x, y, bw, bh = face.box
+    row = max(8, int(round(14 * unit / 0.6)))
+    label_w, bar_w = int(3.2 * row), int(5 * row)
+    panel_w, panel_h = label_w + bar_w + 6, row * NUM_CLASSES + 4
+    px = x + bw + 4 if x + bw + 4 + panel_w <= w else max(0, x - panel_w - 4)
+    py = min(max(0, y), max(0, h - panel_h))
+    if panel_w > w or panel_h > h:
+        return  # frame too small for the bars
+    region = out[py : py + panel_h, px : px + panel_w]
+    region[:] = (region * 0.4).astype(np.uint8)  # darken behind the chart
+    fs = row / 24
+    for k, p in enumerate(face.probs):
+        top = py + 2 + k * row
+        cv2.putText(out, SHORT_NAMES[k], (px + 2, top + row - 3), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), 1, cv2.LINE_AA)
+        length = int(round(float(p) * bar_w))
+        if length > 0:
+            cv2.rectangle(out, (px + label_w, top + 2), (px + label_w + length, top + row - 2), CLASS_COLOURS[k], -1)
+
+
+class FPSMeter:
+    """Frames per second over the last ``window`` frames."""
+
+    def __init__(self, window: int = 30):
+        self.times: deque[float] = deque(maxlen=window)
+
+    def tick(self) -> float | None:
+        """Record a frame; returns the current FPS (None until two frames were seen)."""
+        self.times.append(time.perf_counter())
+        return self.fps
+
+    @property
+    def fps(self) -> float | None:
+        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
+            return None
+        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+
+# =========================================================================== the pipeline
+
+
+STAGES = ("detect", "preprocess", "classify", "smooth", "draw")
+
+
+class EmotionPipeline:
+    """Detect -> preprocess -> classify (one batch) -> smooth -> draw, with per-stage timings.
+
+    Args:
+        model: a Keras model following the course contract (or a :class:`Classifier`).
+        detector: a :class:`FaceDetector` (default: OpenCV's frontal-face cascade).
+        margin: the crop margin around each detected face (fraction of the box per side).
+        alpha: EMA weight of the newest frame (1 = no smoothing).
+    """
+
+    def __init__(self, model, detector: FaceDetector | None = None, margin: float = 0.1, alpha: float = 0.3,
+                 redetect_every: int = 5):
+        self.classifier = model if isinstance(model, Classifier) else Classifier(model)
+        self.detector = detector or FaceDetector()
+        self.tracker = FaceTracker(alpha=alpha)
+        self.margin = margin
+        self.redetect_every = max(1, int(redetect_every))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget tracks, FPS and timings (e.g. before a new video or an unrelated image)."""
+        self.tracker.reset()
+        self.fps_meter = FPSMeter()
+        self.history: list[dict[str, float]] = []
+        self._last_boxes: list[Box] = []
+        self._since_detect = 0
+
+    def find_faces(self, frame: np.ndarray) -> list[Box]:
+        """Full detection every ``redetect_every`` frames (or when a face is lost); tracking in between."""
+        boxes = None
+        if self._last_boxes and self._since_detect < self.redetect_every - 1:
+            boxes = self.detector.track(frame, self._last_boxes)
+        if boxes is None:
+            boxes, self._since_detect = self.detector.detect(frame), 0
+        else:
+            self._since_detect += 1
+        self._last_boxes = boxes
+        return boxes
+
+    def process(self, frame: np.ndarray, draw: bool = True) -> tuple[FrameResult, np.ndarray | None]:
+        """Run every stage on one frame; returns the result and the annotated BGR frame (or None)."""
+        t0 = time.perf_counter()
+        frame = as_uint8(frame)
+        boxes = self.find_faces(frame)
+        t1 = time.perf_counter()
+        batch = preprocess_faces(frame, boxes, self.margin)
+        t2 = time.perf_counter()
+        raw = self.classifier(batch)
+        t3 = time.perf_counter()
+        tracks = self.tracker.update(boxes, raw)
+        faces = [FaceResult(tuple(b), t.probs.copy(), raw[i], t.track_id) for i, (b, t) in enumerate(zip(boxes, tracks))]
+        t4 = time.perf_counter()
+        fps = self.fps_meter.tick()
+        annotated = draw_results(frame, faces, fps) if draw else None
+        t5 = time.perf_counter()
+        timings = {s: 1000 * (b - a) for s, a, b in zip(STAGES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5))}
+        timings["total"] = 1000 * (t5 - t0)
+        timings["faces"] = float(len(faces))
+        self.history.append(timings)
+        return FrameResult(faces, timings, fps), annotated
+
+    def __call__(self, frame: np.ndarray) -> FrameResult:
+        return self.process(frame, draw=False)[0]
+
+    def timing_table(self, skip: int = 1):
+        """Mean, median and 95th percentile milliseconds per stage (pandas DataFrame), skipping warm-up frames."""
+        import pandas as pd
+
+        rows = self.history[skip:] or self.history
+        if not rows:
+            raise ValueError("No frames processed yet")
+        df = pd.DataFrame(rows)[list(STAGES) + ["total"]]
+        return df.agg(["mean", "median", lambda s: s.quantile(0.95)]).T.rename(columns={"<lambda>": "p95"})
+
+
+# =========================================================================== sources
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as a BGR (or BGRA / gray) uint8 array; clear errors for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Image file not found: {path}")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:  # formats OpenCV does not decode (e.g. GIF): try Pillow
+        try:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                img.load()
+                mode = "RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB"
+                image = cv2.cvtColor(np.asarray(img.convert(mode)), cv2.COLOR_RGBA2BGRA if mode == "RGBA" else cv2.COLOR_RGB2BGR)
+        except Exception as exc:
+            raise ValueError(f"Cannot decode {path}: the file is corrupt or not an image ({type(exc).__name__}: {exc})") from None
+    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
+        image = (image / (256 if image.dtype == np.uint16 else max(1, image.max()) / 255)).astype(np.uint8)
+    return image
+
+
+def frame_to_data_url(frame: np.ndarray, quality: int = 80) -> str:
+    """A ``data:image/jpeg;base64,...`` URL of a frame (to show it in a browser)."""
+    ok, buf = cv2.imencode(".jpg", to_bgr(frame), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def data_url_to_frame(url: str) -> np.ndarray:
+    """Decode a ``data:image/...;base64,`` URL (what the browser camera returns) to a BGR frame."""
+    if not isinstance(url, str) or not url.startswith("data:image/") or "," not in url:
+        raise ValueError(f"Not an image data URL: {str(url)[:60]!r}")
+    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if frame is None:
+        raise ValueError("The browser sent an image that could not be decoded")
+    return frame
+
+
+class FrameSource:
+    """Frames from somewhere: iterate for BGR frames; ``close()`` (or ``with``) releases the device.
+
+    ``name`` describes the source; ``names`` (for files) gives a name per frame for outputs.
+    """
+
+    name = "frames"
+    fps: float | None = None
+
+    def frames(self) -> Iterator[np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        try:
+            yield from self.frames()
+        finally:  # also on KeyboardInterrupt / generator close
+            self.close()
+
+    def named_frames(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, frame)`` pairs; the name is used for output files."""
+        for i, frame in enumerate(self):
+            yield f"frame_{i:05d}", frame
+
+    def show(self, annotated: np.ndarray) -> None:
+        """Display an annotated frame where the source is (only the browser camera does)."""
+
+    def close(self) -> None:
+        """Release the camera / file."""
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ArraySource(FrameSource):
+    """Frames already in memory (a list of arrays)."""
+
+    def __init__(self, frames: Iterable[np.ndarray], name: str = "frames in memory"):
+        self._frames, self.name = list(frames), name
+
+    def frames(self) -> Iterator[np.ndarray]:
+        yield from self._frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+class ImageSource(FrameSource):
+    """One image file, or every image in a folder (sorted by name).
+
+    An unreadable image raises ``ValueError``; with ``on_error="skip"`` it is left out, recorded in
+    ``errors`` and reported on stderr instead.
+    """
+
+    def __init__(self, path: str | os.PathLike, on_error: str = "raise"):
+        self.on_error = on_error
+        self.errors: list[tuple[str, str]] = []
+        path = Path(path)
+        if path.is_dir():
+            self.files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self.files:
+                raise FileNotFoundError(f"No image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
+        elif path.is_file():
+            self.files = [path]
+        else:
+            raise FileNotFoundError(f"No such image file or folder: {path}")
+        self.name = str(path)
+
+    def _read(self) -> Iterator[tuple[str, np.ndarray]]:
+        for file in self.files:
+            try:
+                image = read_image(file)
+            except (OSError, ValueError) as exc:
+                if self.on_error != "skip":
+                    raise
+                self.errors.append((str(file), str(exc)))
+                print(f"skipped {file}: {exc}", file=sys.stderr)
+                continue
+            yield file.stem, image
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for _, image in self._read():
+            yield image
+
+    def named_frames(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(file stem, image)`` pairs (unreadable files skipped or raised, see ``on_error``)."""
+        try:
+            yield from self._read()
+        finally:
+            self.close()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+class VideoSource(FrameSource):
+    """A local webcam (``int`` index) or a video file, read with ``cv2.VideoCapture``."""
+
+    def __init__(self, what: int | str | os.PathLike, width: int | None = None, height: int | None = None):
+        self.cap: cv2.VideoCapture | None = None
+        if isinstance(what, int):
+            self.name = f"camera {what}"
+            self.cap = self._open_camera(what, width, height)
+        else:
+            path = Path(what)
+            if not path.is_file():
+                raise FileNotFoundError(f"Video file not found: {path}")
+            self.name = str(path)
+            self.cap = cv2.VideoCapture(str(path))
+            if not self.cap.isOpened():
+                self.cap.release()
+                raise ValueError(f"Cannot open video {path}: corrupt, or a codec this OpenCV ({cv2.__version__}) lacks")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and fps > 0 else None
+
+    @staticmethod
+    def _open_camera(index: int, width: int | None, height: int | None) -> cv2.VideoCapture:
+        instead = (
+            "Use instead: a video file or images (--source FILE or FOLDER on the command line, "
+            "helpers.inference.open_source(path) in a notebook)"
+        )
+        if "google.colab" in sys.modules:
+            raise CameraUnavailableError(
+                "Colab runs on a remote server with no camera attached, so cv2.VideoCapture cannot see yours. "
+                "Use the browser camera instead: helpers.inference.ColabCamera() (or open_camera())."
+            )
+        if sys.platform.startswith("linux") and not Path(f"/dev/video{index}").exists():
+            raise CameraUnavailableError(
+                f"No camera {index}: /dev/video{index} does not exist (a server, container, CI or WSL has no "
+                f"webcam device). {instead}; in Colab use the browser camera."
+            )
+        cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise CameraUnavailableError(
+                f"Could not open camera {index} with OpenCV {cv2.__version__}: it may be in use by another "
+                f"program, or camera access is not allowed for this terminal/app (macOS: System Settings > "
+                f"Privacy > Camera). {instead}."
+            )
+        if width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        return cap
+
+    def frames(self) -> Iterator[np.ndarray]:
+        while self.cap is not None:
+            ok, frame = self.cap.read()
+            if not ok:
+                break
+            yield frame
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class LocalCamera(VideoSource):
+    """The local webcam through OpenCV (raises :class:`CameraUnavailableError` with the reason)."""
+
+    def __init__(self, index: int = 0, width: int | None = 640, height: int | None = 480):
+        super().__init__(int(index), width, height)
+
+
+#: The browser-camera JavaScript, used by :class:`ColabCamera` through ``google.colab.output.eval_js``
+#: and served unchanged to headless Chromium by the tests. Defines ``window.ferCamera`` with
+#: ``start``, ``capture`` (optionally showing the previous annotated frame), ``stop`` and ``snapshot``.
+CAPTURE_JS = r"""
+var ferCamera = window.ferCamera || (window.ferCamera = {});
+ferCamera.start = async function (width, height) {
+  if (ferCamera.video) { ferCamera.stopped = false; return true; }
+  const div = document.createElement('div');
+  const video = document.createElement('video');
+  video.setAttribute('playsinline', ''); video.muted = true; video.style.display = 'none';
+  const shown = document.createElement('img');
+  shown.style.maxWidth = '100%';
+  const button = document.createElement('button');
+  button.textContent = 'Stop camera';
+  button.onclick = () => { ferCamera.stopped = true; };
+  div.appendChild(shown); div.appendChild(document.createElement('br')); div.appendChild(button);
+  div.appendChild(video);
+  document.body.appendChild(div);
+  const stream = await navigator.mediaDevices.getUserMedia(
+      {video: {width: {ideal: width}, height: {ideal: height}}, audio: false});
+  video.srcObject = stream;
+  await video.play();
+  for (let i = 0; i < 200 && !(video.videoWidth > 0); i++) { await new Promise(r => setTimeout(r, 10)); }
+  Object.assign(ferCamera, {div: div, video: video, shown: shown, stream: stream,
+                            canvas: document.createElement('canvas'), stopped: false});
+  if (window.google && google.colab && google.colab.output) {
+    google.colab.output.setIframeHeight(document.documentElement.scrollHeight, true);
+  }
+  return true;
+};
+ferCamera.capture = async function (width, height, quality, showUrl) {
+  if (showUrl) { ferCamera.shown.src = showUrl; }
+  if (ferCamera.stopped || !ferCamera.video) { return ''; }
+  const canvas = ferCamera.canvas;
+  canvas.width = width; canvas.height = height;
+  canvas.getContext('2d').drawImage(ferCamera.video, 0, 0, width, height);
+  return canvas.toDataURL('image/jpeg', quality);
+};
+ferCamera.stop = function () {
+  if (ferCamera.stream) { ferCamera.stream.getTracks().forEach(t => t.stop()); }
+  if (ferCamera.div) { ferCamera.div.remove(); }
+  ferCamera.video = null; ferCamera.stream = null; ferCamera.div = null; ferCamera.stopped = true;
+  return true;
+};
+ferCamera.snapshot = async function (width, height, quality) {
+  await ferCamera.start(width, height);
+  const url = await ferCamera.capture(width, height, quality);
+  ferCamera.stop();
+  return url;
+};
+"""
+
+
+class ColabCamera(FrameSource):
+    """The browser's camera in Google Colab, through JavaScript (:data:`CAPTURE_JS`).
+
+    Iterating streams frames until the "Stop camera" button is pressed or ``max_frames`` is
+    reached; :meth:`show` sends the annotated frame back to the page with the next capture (one
+    round trip per frame). :meth:`snapshot` takes a single photo.
+
+    Args:
+        eval_js: the function that runs JavaScript in the page and returns its (awaited) value;
+            default ``google.colab.output.eval_js``. The tests pass one backed by headless Chromium.
+    """
+
+    name = "browser camera (Colab)"
+
+    def __init__(self, width: int = 640, height: int = 480, quality: float = 0.8, max_frames: int | None = None,
+                 eval_js: Callable[[str], object] | None = None):
+        if eval_js is None:
+            try:
+                from google.colab.output import eval_js  # type: ignore[no-redef]
+            except ImportError:
+                raise CameraUnavailableError(
+                    "ColabCamera needs Google Colab (google.colab.output.eval_js). Locally, use "
+                    "LocalCamera(0) / --source 0, or a video file or images."
+                ) from None
+        self.eval_js = eval_js
+        self.width, self.height, self.quality, self.max_frames = int(width), int(height), float(quality), max_frames
+        self._installed = False
+        self._to_show: str | None = None
+
+    def _js(self, call: str):
+        script = call if self._installed else CAPTURE_JS + "\n" + call
+        result = self.eval_js(script)
+        self._installed = True
+        return result
+
+    def _decode(self, url) -> np.ndarray | None:
+        return data_url_to_frame(url) if url else None
+
+    def snapshot(self) -> np.ndarray:
+        """One photo from the browser camera (asks for permission the first time)."""
+        frame = self._decode(self._js(f"ferCamera.snapshot({self.width}, {self.height}, {self.quality})"))
+        if frame is None:
+            raise CameraUnavailableError("The browser camera returned no image (permission denied or stopped?)")
+        return frame
+
+    def show(self, annotated: np.ndarray) -> None:
+        self._to_show = frame_to_data_url(annotated, 70)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        try:
+            self._js(f"ferCamera.start({self.width}, {self.height})")
+        except Exception as exc:
+            raise CameraUnavailableError(
+                f"The browser camera could not be started ({exc}). Allow camera access for this page, "
+                "or use a video file or images instead."
+            ) from exc
+        n = 0
+        while self.max_frames is None or n < self.max_frames:
+            show = f", {self._to_show!r}" if self._to_show else ""
+            self._to_show = None
+            frame = self._decode(self._js(f"ferCamera.capture({self.width}, {self.height}, {self.quality}{show})"))
+            if frame is None:  # the Stop button
+                break
+            n += 1
+            yield frame
+
+    def close(self) -> None:
+        if self._installed:
+            try:
+                self._js("ferCamera.stop()")
+            except Exception:  # the page may be gone already
+                pass
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def open_camera(index: int = 0, width: int = 640, height: int = 480, max_frames: int | None = None) -> FrameSource:
+    """The right camera for where this runs: the browser camera in Colab, else OpenCV's webcam ``index``.
+
+    Raises :class:`CameraUnavailableError` (saying why, and what to use instead) when none can be opened.
+    """
+    if in_colab():
+        return ColabCamera(width, height, max_frames=max_frames)
+    return LocalCamera(index, width, height)
+
+
+def open_source(spec: str | int | os.PathLike) -> FrameSource:
+    """A source from a string: ``"0"`` (webcam index), ``"colab"``, a video file, an image file or a folder."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        return open_camera(int(spec))
+    if isinstance(spec, str) and spec.strip().lower() in {"colab", "browser"}:
+        return ColabCamera()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageSource(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Source not found: {path}. Give a camera index (0), a video, an image or a folder.")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    if suffix in VIDEO_SUFFIXES:
+        return VideoSource(path)
+    raise ValueError(
+        f"Unknown source type {suffix or '(no suffix)'} for {path}: use images "
+        f"({', '.join(sorted(IMAGE_SUFFIXES))}) or videos ({', '.join(sorted(VIDEO_SUFFIXES))})."
+    )
+
+
+# =========================================================================== photos for demos and tests
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """The two face photos that ship with the installed packages, as BGR arrays (not copied anywhere).
+
+    ``grace_hopper`` from matplotlib's sample data and ``astronaut`` (Eileen Collins) from scikit-image.
+    """
+    import matplotlib.cbook
+
+    photos = {"grace_hopper": read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))}
+    try:
+        import skimage.data
+
+        photos["astronaut"] = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    except ImportError:  # scikit-image is optional
+        pass
+    return photos
+
+
+def frame_with_face(photo: np.ndarray, size: tuple[int, int] = (640, 480), face_fraction: float = 0.9) -> np.ndarray:
+    """A ``size`` (width, height) BGR frame with ``photo`` scaled to ``face_fraction`` of its height, centred."""
+    w, h = size
+    frame = np.full((h, w, 3), 90, np.uint8)
+    ph, pw = photo.shape[:2]
+    s = face_fraction * h / ph
+    small = cv2.resize(to_bgr(photo), (max(1, int(pw * s)), max(1, int(ph * s))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    y0, x0 = (h - sh) // 2, (w - sw) // 2
+    frame[max(0, y0) : max(0, y0) + min(sh, h), max(0, x0) : max(0, x0) + min(sw, w)] = small[: min(sh, h), : min(sw, w)]
+    return frame
+
+
+def jittered_frames(photo: np.ndarray, n: int = 40, size: tuple[int, int] = (640, 480), seed: int = 0,
+                    shift: float = 6.0, noise: float = 8.0, light: float = 0.15) -> list[np.ndarray]:
+    """``n`` webcam-like frames made from one photo: small shifts, brightness changes and sensor noise."""
+    rng = np.random.default_rng(seed)
+    base = frame_with_face(photo, size).astype(np.float32)
+    frames = []
+    for _ in range(n):
+        m = np.float32([[1, 0, rng.normal(0, shift)], [0, 1, rng.normal(0, shift)]])
+        moved = cv2.warpAffine(base, m, size, borderMode=cv2.BORDER_REFLECT)
+        moved = moved * (1 + rng.uniform(-light, light)) + rng.normal(0, noise, moved.shape)
+        frames.append(np.clip(moved, 0, 255).astype(np.uint8))
+    return frames
