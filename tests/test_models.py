@@ -1,0 +1,108 @@
+"""Every model builder meets the course's contract; augmentation is active only in training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import CLASS_NAMES
+
+BUILDERS = ["baseline", "vgg", "compact"]
+
+
+@pytest.fixture(scope="module")
+def faces() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(6, 48, 48, 1), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module", params=BUILDERS)
+def model(request):
+    from helpers import models
+
+    return models.build_model(request.param)
+
+
+def test_contract_raw_pixels_in_seven_probabilities_out(model, faces):
+    assert tuple(model.input_shape) == (None, 48, 48, 1)
+    probs = model.predict(faces, verbose=0)  # uint8 0-255, no preprocessing outside the model
+    assert probs.shape == (len(faces), len(CLASS_NAMES))
+    assert np.all(probs >= 0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    names = [layer.name for layer in model.layers]
+    assert "rescale" in names, "rescaling must be a layer inside the model"
+
+
+def test_deterministic_at_inference(model, faces):
+    import keras
+
+    first = model.predict(faces, verbose=0)
+    np.testing.assert_array_equal(first, model.predict(faces, verbose=0))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(faces.astype("float32"))), first, rtol=1e-5, atol=1e-6)
+
+
+def test_augmentation_only_in_training(faces):
+    import keras
+
+    from helpers.augmentation import Augmentation, augmentation_block
+
+    block = augmentation_block(seed=1)
+    assert isinstance(block, Augmentation)
+    x = faces.astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(block(x)), x)  # default: inference
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(block(x, training=False)), x)
+    assert not np.allclose(keras.ops.convert_to_numpy(block(x, training=True)), x)
+
+
+def test_builder_with_augmentation_differs_only_in_training(faces):
+    import keras
+
+    from helpers import models
+
+    model = models.build_vgg_cnn(augment=True, widths=(8,), dense=0, dropout=0.0, block_dropout=0.0)
+    x = faces.astype("float32")
+    inference = keras.ops.convert_to_numpy(model(x, training=False))
+    np.testing.assert_array_equal(inference, keras.ops.convert_to_numpy(model(x)))
+    # batch norm also changes in training; compare against training without augmentation
+    plain = models.build_vgg_cnn(augment=False, widths=(8,), dense=0, dropout=0.0, block_dropout=0.0)
+    plain.set_weights(model.get_weights())
+    assert not np.allclose(keras.ops.convert_to_numpy(model(x, training=True)),
+                           keras.ops.convert_to_numpy(plain(x, training=True)), atol=1e-6)
+
+
+def test_unknown_builder_is_a_clear_error():
+    from helpers import models
+
+    with pytest.raises(ValueError, match="baseline"):
+        models.build_model("resnet9000")
+
+
+def test_multiply_adds_from_the_layers():
+    import keras
+
+    from helpers import models
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same")(inputs)  # 48*48*9*1*8
+    x = keras.layers.SeparableConv2D(16, 3, strides=2, padding="same")(x)  # 24*24*(9*8 + 8*16)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(7)(x)  # 16*7
+    model = keras.Model(inputs, outputs)
+    assert models.multiply_adds(model) == 48 * 48 * 9 * 8 + 24 * 24 * (9 * 8 + 8 * 16) + 16 * 7
+    counts = {k: models.multiply_adds(b()) for k, b in models.BUILDERS.items()}
+    assert counts["compact"] < counts["vgg"] and counts["baseline"] < counts["vgg"]
+
+
+def test_show_transforms_has_a_row_per_transform_and_the_wrong_ones(faces):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.augmentation import show_transforms, transform_gallery
+
+    names = list(transform_gallery())
+    assert "vertical flip (wrong!)" in names and "strong crop (wrong!)" in names and names[0] == "original"
+    fig = show_transforms(faces[:3], labels=[0, 1, 2])
+    assert len(fig.axes) == 3 * len(names)
+    plt.close(fig)

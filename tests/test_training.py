@@ -1,0 +1,277 @@
+"""helpers.training and helpers.imbalance: labels, compile, resume after SIGKILL, reproducibility, saving.
+
+The kill-and-resume and reproducibility tests run training in subprocesses (isolation: a fresh
+process per run, as after a kernel restart) on ~300 offline faces with a tiny CNN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import helpers
+from helpers import Split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import numpy as np
+    import keras
+    import helpers
+    from helpers import models, training
+
+    data, run_dir, epochs = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    pause_after = int(os.environ.get("PAUSE_AFTER_EPOCH", "0"))
+    train = helpers.Split("train", data["x_train"], data["y_train"])
+    val = helpers.Split("val", data["x_val"], data["y_val"])
+    helpers.seed_everything(7)
+    model = training.compile_model(models.build_baseline_cnn(augment=True, filters=(8, 16)))
+
+    class Trace(keras.callbacks.Callback):  # runs after the course's callbacks (backup written)
+        def on_epoch_begin(self, epoch, logs=None):
+            with open(sys.argv[4], "a") as f:
+                f.write(f"{os.getpid()} {epoch}\\n")
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == pause_after:
+                print("PAUSED", flush=True)
+                time.sleep(600)
+
+    history = training.train(model, train, val, run_dir, epochs, batch_size=32, lr_schedule="cosine",
+                             verbose=0, seed=7, callbacks=[Trace()])
+    print("RESULT " + json.dumps({"val_loss": history["val_loss"].tolist(),
+                                  "val_accuracy": history["val_accuracy"].tolist()}), flush=True)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    """~300 offline training faces and 70 validation faces, saved for the subprocesses."""
+    splits = helpers.load_course_data("offline", quick=True, verbose=False)
+    train, val = splits["train"], splits["val"]
+    keep = np.sort(np.random.default_rng(0).choice(len(train), 280, replace=False))
+    folder = tmp_path_factory.mktemp("training_data")
+    np.savez(folder / "data.npz", x_train=train.images[keep], y_train=train.labels[keep],
+             x_val=val.images[:70], y_val=val.labels[:70])
+    (folder / "child.py").write_text(CHILD)
+    return folder
+
+
+def child_env(**extra) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    env.pop("PAUSE_AFTER_EPOCH", None)
+    return {**env, **extra}
+
+
+def run_child(folder: Path, run_dir: Path, epochs: int, trace: Path) -> dict:
+    out = subprocess.run([sys.executable, str(folder / "child.py"), str(folder / "data.npz"), str(run_dir), str(epochs), str(trace)],
+                         capture_output=True, text=True, env=child_env(), timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def test_killed_run_resumes_from_last_completed_epoch(small_data, tmp_path):
+    run_dir, trace = tmp_path / "run", tmp_path / "epochs.txt"
+    proc = subprocess.Popen(
+        [sys.executable, str(small_data / "child.py"), str(small_data / "data.npz"), str(run_dir), "4", str(trace)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(PAUSE_AFTER_EPOCH="2"), cwd=ROOT,
+    )
+    try:
+        deadline = time.time() + 90
+        line = ""
+        while time.time() < deadline and "PAUSED" not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                pytest.fail("training process ended before epoch 2: " + proc.stderr.read()[-3000:])
+        assert "PAUSED" in line, "training did not reach epoch 2 in time"
+        meta = json.loads((run_dir / "backup" / "training_metadata.json").read_text())
+        assert meta["epoch"] == 2, meta  # the 2nd epoch's backup exists
+        os.kill(proc.pid, signal.SIGKILL)  # no clean-up code runs
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run_dir / "done.json").exists()
+
+    result = run_child(small_data, run_dir, 4, trace)
+    starts = [line.split() for line in trace.read_text().splitlines()]
+    first_pid = starts[0][0]
+    assert [int(e) for p, e in starts if p == first_pid] == [0, 1]  # killed while paused after epoch 2
+    assert [int(e) for p, e in starts if p != first_pid] == [2, 3]  # resumed at the 3rd epoch
+    log = pd.read_csv(run_dir / "log.csv")
+    assert log["epoch"].tolist() == [0, 1, 2, 3]  # every epoch once, exactly the requested number
+    assert len(result["val_loss"]) == 4
+    assert json.loads((run_dir / "done.json").read_text())["epochs_run"] == 4
+    assert (run_dir / "best.keras").is_file() and not (run_dir / "backup").exists()
+
+
+def test_same_seed_same_validation_metrics(small_data, tmp_path):
+    first = run_child(small_data, tmp_path / "a", 2, tmp_path / "a.txt")
+    second = run_child(small_data, tmp_path / "b", 2, tmp_path / "b.txt")
+    assert first == second, (first, second)
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+@pytest.fixture(scope="module")
+def tiny(small_data):
+    from helpers import models, training
+
+    data = np.load(small_data / "data.npz")
+    train = Split("train", data["x_train"][:128], data["y_train"][:128])
+    val = Split("val", data["x_val"], data["y_val"])
+    helpers.seed_everything(3)
+    model = training.compile_model(models.build_baseline_cnn(augment=True, filters=(4, 8)))
+    return model, train, val
+
+
+def test_one_hot_and_labels_out_of_range():
+    from helpers.training import one_hot
+
+    np.testing.assert_array_equal(one_hot(np.array([0, 6, 3])), np.eye(7, dtype=np.float32)[[0, 6, 3]])
+    assert one_hot(np.array([], dtype=int)).shape == (0, 7)
+    with pytest.raises(ValueError, match="0..6"):
+        one_hot(np.array([7]))
+
+
+def test_class_weights_and_oversampling():
+    from helpers.imbalance import class_weights, oversample, oversample_indices
+
+    labels = np.array([0] * 10 + [1] * 2 + [3] * 4)
+    weights = class_weights(labels)
+    assert set(weights) == {0, 1, 3}
+    assert weights[1] == pytest.approx(16 / (3 * 2)) and weights[0] == pytest.approx(16 / (3 * 10))
+    index = oversample_indices(labels, seed=0)
+    assert np.bincount(labels[index]).tolist() == [10, 10, 0, 10]
+    assert set(np.flatnonzero(labels >= 0)) <= set(index)  # every original image kept
+    np.testing.assert_array_equal(index, oversample_indices(labels, seed=0))
+    split = oversample(Split("t", np.zeros((16, 48, 48, 1), np.uint8), labels))
+    assert len(split) == 30
+
+
+def test_compile_uses_adam_and_categorical_crossentropy(tiny):
+    import keras
+
+    from helpers import models, training
+
+    model = training.compile_model(models.build_baseline_cnn(filters=(4,)), learning_rate=3e-4, label_smoothing=0.1)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(3e-4)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+
+
+def test_finished_run_is_not_retrained_and_other_settings_refused(tiny, tmp_path, capsys):
+    from helpers import models, training
+
+    model, train, val = tiny
+    history = training.train(model, train, val, tmp_path / "run", epochs=2, batch_size=64, verbose=0)
+    assert history["epoch"].tolist() == [0, 1] and {"loss", "val_accuracy", "learning_rate"} <= set(history)
+    again = training.train(model, train, val, tmp_path / "run", epochs=2, batch_size=64, verbose=0)
+    assert "already holds a finished run" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(history, again)
+    with pytest.raises(ValueError, match="different settings"):
+        training.train(model, train, val, tmp_path / "run", epochs=3, batch_size=64, verbose=0)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        training.train(model, train, val, tmp_path / "other", epochs=1, lr_schedule="linear")
+
+
+def test_saved_model_reloads_with_identical_predictions(tiny, tmp_path):
+    from helpers import training
+
+    model, _, val = tiny
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = training.load_model(path)
+    np.testing.assert_array_equal(model.predict(val.images, verbose=0), loaded.predict(val.images, verbose=0))
+
+
+def test_load_model_errors_are_clear(tiny, tmp_path):
+    from helpers import training
+
+    model, _, _ = tiny
+    with pytest.raises(FileNotFoundError, match="lesson 05"):
+        training.load_model(tmp_path / "missing.keras")
+    good = tmp_path / "good.keras"
+    model.save(good)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        training.load_model(truncated)
+    text = tmp_path / "notes.keras"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="not a Keras model archive"):
+        training.load_model(text)
+    h5 = tmp_path / "weights.keras"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="HDF5"):
+        training.load_model(h5)
+    with pytest.raises(ValueError, match=r"\.keras"):
+        training.load_model(good.rename(tmp_path / "model.h5"))
+
+
+def test_training_module_imports_neither_keras_nor_tensorflow():
+    code = ("import sys, helpers.training, helpers.imbalance; "
+            "assert not {'keras', 'tensorflow'} & set(sys.modules), sorted(m for m in sys.modules if 'tens' in m or 'keras' in m)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_train_under_jax_without_tensorflow(small_data, tmp_path):
+    """With KERAS_BACKEND=jax and TensorFlow made unimportable, train feeds NumPy arrays."""
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed in this environment")
+    code = textwrap.dedent(f"""
+        import importlib.abc, sys
+
+        class NoTensorFlow(importlib.abc.MetaPathFinder):  # as if TensorFlow were not installed
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "tensorflow":
+                    raise ModuleNotFoundError("No module named 'tensorflow'")
+
+        sys.meta_path.insert(0, NoTensorFlow())
+        import numpy as np, helpers
+        from helpers import models, training
+        d = np.load({str(small_data / 'data.npz')!r})
+        tr, va = helpers.Split("t", d["x_train"][:64], d["y_train"][:64]), helpers.Split("v", d["x_val"], d["y_val"])
+        m = training.compile_model(models.build_baseline_cnn(augment=True, filters=(4,)))
+        h = training.train(m, tr, va, {str(tmp_path / 'jax')!r}, epochs=2, oversample=True, verbose=0)
+        assert h["epoch"].tolist() == [0, 1]
+        assert training.distribution_strategy() is None
+        assert "tensorflow" not in sys.modules
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=child_env(KERAS_BACKEND="jax"), cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_tf_dataset_pipeline_and_strategy():
+    from helpers import training
+
+    labels = np.array([0, 0, 0, 1, 2])
+    split = Split("t", np.arange(5 * 48 * 48, dtype=np.uint32).reshape(5, 48, 48, 1).astype(np.uint8), labels)
+    batches = list(training.make_dataset(split, batch_size=4, shuffle=True, oversample=True).as_numpy_iterator())
+    y = np.concatenate([b[1] for b in batches])
+    assert y.shape == (9, 7) and y.sum(axis=0)[:3].tolist() == [3, 3, 3]
+    assert batches[0][0].dtype == np.uint8 and batches[0][0].shape[1:] == (48, 48, 1)
+    assert training.distribution_strategy().num_replicas_in_sync >= 1
