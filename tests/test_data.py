@@ -505,3 +505,20 @@ def test_offline_data_is_learnable(no_real_data):
     accuracy = float((predicted == yt).mean())
     assert accuracy > majority + 0.15, (accuracy, majority)
     assert balanced_accuracy_score(yt, predicted) > 2.5 / 7  # chance is 1/7
+
+
+def test_offline_data_is_cached_on_disk(private_cache):
+    first = load_fer2013("offline", verbose=False)
+    (file,) = private_cache.glob("_draw_offline-*.npz")
+    second = load_fer2013("offline", verbose=False)
+    assert second.location == first.location and "OFFLINE" in second.location and second.is_offline
+    for name in first.splits:
+        np.testing.assert_array_equal(first[name].images, second[name].images)
+        np.testing.assert_array_equal(first[name].labels, second[name].labels)
+
+
+def test_mixed_emotion_and_split_folders(tmp_path):
+    root = class_folders(tmp_path / "fer", per_class=1)
+    save_image(root / "happy" / "a.png", pixels_of(1))
+    with pytest.raises(ValueError, match="mixes emotion folders"):
+        load_fer2013(root)
