@@ -19,7 +19,7 @@ from .course import CLASS_NAMES, NUM_CLASSES, SEED
 from .data import Split
 from .training import oversample_indices
 
-__all__ = ["class_weights", "oversample_indices", "oversample", "validation_metrics", "compare_remedies"]
+__all__ = ["class_weights", "oversample_indices", "oversample", "stratified_subset", "validation_metrics", "compare_remedies"]
 
 
 def class_weights(labels: np.ndarray) -> dict[int, float]:
@@ -41,6 +41,18 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
 def oversample(split: Split, seed: int = SEED) -> Split:
     """``split`` resampled so that every class appears as often as the largest one."""
     return split.subset(oversample_indices(split.labels, seed))
+
+
+def stratified_subset(split: Split, size: int, seed: int = SEED) -> Split:
+    """``size`` images of ``split`` with the same class proportions (seeded): small but still imbalanced.
+
+    Quick experiments on imbalance need this: the course's quick-mode subsets are class-balanced.
+    """
+    from .data import stratified_split
+
+    if size >= len(split):
+        return split
+    return stratified_split(split, size / len(split), seed)[1]
 
 
 def validation_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:

@@ -444,6 +444,24 @@ HOW_TO_GET_A_MODEL = (
 )
 
 
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Save ``model`` as a ``.keras`` file atomically (temporary file, then rename).
+
+    A crash or a parallel reader never sees a half-written file. Creates the folder. Returns the path.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"Save course models as '.keras' files, not {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def load_model(path: str | os.PathLike):
     """Load a ``.keras`` model with ``safe_mode=True`` (no arbitrary code from the file runs).
 
