@@ -1,0 +1,90 @@
+"""The course's reference model: ``load_pretrained()``.
+
+The file ``data/fer_reference.keras`` ships with the repository (see ``data/MODEL_CARD.md`` for
+how it was trained and how well it does). Like every course model it takes raw 48x48x1 pixels
+(0-255) and returns 7 probabilities in :data:`helpers.CLASS_NAMES` order. It is loaded with
+Keras ``safe_mode`` after checking its SHA-256 against the value recorded here, so a truncated
+download or an altered file is caught before any code in it could run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .data import DATA_DIR
+
+MODEL_FILE = DATA_DIR / "fer_reference.keras"
+#: SHA-256 of data/fer_reference.keras, recorded by tools/evaluate_reference.py when it is exported.
+MODEL_SHA256 = None
+
+HOW_TO_GET_MODEL = (
+    "The reference model ships with the course repository as data/fer_reference.keras.\n"
+    "  - In a clone: `git checkout -- data/fer_reference.keras` (or `git pull`) restores it.\n"
+    "  - In Colab: the setup cell clones the repository, which includes it.\n"
+    "  - Or train your own: python tools/train_reference.py --data data/fer2013 --export my_model.keras\n"
+    "    and load it with helpers.pretrained.load_model_file('my_model.keras')."
+)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pretrained_available() -> bool:
+    """True when the shipped reference model file is present."""
+    return MODEL_FILE.is_file() and MODEL_SHA256 is not None
+
+
+def load_model_file(path: str | os.PathLike):
+    """Load any course model from a ``.keras`` file with ``safe_mode=True``, with clear errors."""
+    import keras
+
+    from . import models  # noqa: F401  (registers the course's custom layers)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Model file {str(path)!r} not found.\n{HOW_TO_GET_MODEL}")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path} is not a .keras model file (Keras 3 format); got suffix {path.suffix!r}.")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:
+        raise ValueError(
+            f"Could not load {path} as a Keras model ({type(exc).__name__}: {exc}). The file may be truncated, "
+            f"not a .keras archive, or saved by an incompatible Keras version (this is Keras {keras.__version__}).\n"
+            f"{HOW_TO_GET_MODEL}"
+        ) from exc
+
+
+def load_pretrained(path: str | os.PathLike | None = None):
+    """Load the course's reference model after checking its SHA-256.
+
+    Args:
+        path: another copy of the reference model file (default: ``data/fer_reference.keras``).
+
+    Returns:
+        A Keras model: ``(batch, 48, 48, 1)`` raw pixels 0-255 in, 7 probabilities out.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: the file's SHA-256 differs from the recorded one (truncated or altered file).
+    """
+    path = Path(path) if path is not None else MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"Reference model {str(path)!r} not found.\n{HOW_TO_GET_MODEL}")
+    if MODEL_SHA256 is None:
+        raise FileNotFoundError(f"No reference model has been recorded in this version of the course.\n{HOW_TO_GET_MODEL}")
+    actual = sha256_of(path)
+    if actual != MODEL_SHA256:
+        raise ValueError(
+            f"{path} is not the course's reference model: SHA-256 {actual[:16]}... expected {MODEL_SHA256[:16]}... "
+            f"({path.stat().st_size:,} bytes). The file is truncated or was altered; it was not loaded.\n{HOW_TO_GET_MODEL}"
+        )
+    return load_model_file(path)

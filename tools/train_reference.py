@@ -1,0 +1,194 @@
+"""Train the course's reference model (the recipe behind data/fer_reference.keras).
+
+    python tools/train_reference.py --data data/fer2013 --run-dir runs/reference
+    python tools/train_reference.py --data data/fer2013.csv --run-dir runs/reference --epochs 120
+
+It uses the course's own pieces: ``helpers.data`` (loading, the validation split carved from
+Training), ``helpers.models.build_vgg_cnn`` with ``helpers.augmentation`` inside the model,
+Adam on categorical cross-entropy with label smoothing, a cosine learning-rate schedule with
+warm-up, and the best epoch on *validation* accuracy. The test split is never read here.
+
+Resumable: every epoch is backed up in ``RUN_DIR/backup``; run the same command again after an
+interruption (Ctrl-C, a closed laptop, a Colab disconnect) and it continues from the last
+completed epoch. ``--time-budget-min`` plans the number of epochs from the measured speed of the
+first epochs, so a run fits a sitting (or a lent GPU).
+
+Runs on any Keras 3 backend: ``KERAS_BACKEND=jax`` on a GPU is how the shipped model was trained.
+Export (``--export``) wraps the best model with flip test-time augmentation and writes the
+``.keras`` file that ``helpers.pretrained.load_pretrained`` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RECIPES = {
+    # name: builder settings (see helpers.models.build_vgg_cnn and helpers.augmentation)
+    "reference": dict(widths=(32, 64, 128, 256), convs_per_block=(2, 2, 3, 3), dense=256, dropout=0.4, block_dropout=0.1),
+    "vgg-default": dict(),
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="fer2013.csv, or a folder with train/<emotion>/ (test/ is not needed)")
+    p.add_argument("--run-dir", default=str(ROOT / "runs" / "reference"))
+    p.add_argument("--recipe", default="reference", choices=sorted(RECIPES) + ["compact"])
+    p.add_argument("--epochs", type=int, default=120, help="epochs (upper bound when --time-budget-min is set)")
+    p.add_argument("--time-budget-min", type=float, default=None, help="plan the epochs to fit this many minutes")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--class-weights", action="store_true", help="balanced class weights (default: none)")
+    p.add_argument("--augment", default="default", choices=["default", "weak", "none"])
+    p.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                   help="mixed_bfloat16 trains ~3x faster on CPUs with AMX/AVX512-BF16; the export is float32")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
+    return p.parse_args(argv)
+
+
+class PlannedCosine:
+    """Per-epoch learning rate: linear warm-up, then cosine decay to 1% over the planned epochs.
+
+    With a time budget, the plan is made after ``probe`` epochs from their measured duration.
+    """
+
+    def __init__(self, base_lr: float, epochs: int, warmup: int = 2):
+        self.base_lr, self.epochs, self.warmup = base_lr, epochs, warmup
+
+    def __call__(self, epoch: int, lr: float | None = None) -> float:
+        if epoch < self.warmup:
+            return self.base_lr * (epoch + 1) / self.warmup
+        t = min(1.0, (epoch - self.warmup) / max(1, self.epochs - self.warmup))
+        return self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    import keras
+    import numpy as np
+
+    from helpers import models
+    from helpers.augmentation import augmentation_block
+    from helpers.course import seed_everything
+    from helpers.data import load_fer2013, stratified_split
+
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(args.seed)
+    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; run dir {run_dir}", flush=True)
+
+    data = load_fer2013(args.data, cache=False)
+    if {"public_test", "private_test"} <= set(data.splits):  # CSV: PublicTest is the validation split
+        train, val = data["train"], data["public_test"]
+    else:  # folders: a stratified, seeded validation split carved out of Training
+        train, val = stratified_split(data["train"], args.val_fraction, args.seed)
+    print(f"train {len(train)}  val {len(val)}  (the test split is not used here)", flush=True)
+
+    keras.mixed_precision.set_global_policy(args.precision)
+    strength = {"default": {}, "weak": dict(rotation=0.02, zoom=0.05, translation=0.05, contrast=0.1, brightness=0.1),
+                "none": None}[args.augment]
+
+    def build():
+        augment = None if strength is None else augmentation_block(seed=args.seed, **strength)
+        if args.recipe == "compact":
+            return models.build_compact_cnn(augment=augment)
+        return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
+
+    model = build()
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+        metrics=["accuracy"],
+    )
+    print(f"{model.name}: {models.count_params(model):,} parameters", flush=True)
+
+    y_train = keras.utils.to_categorical(train.labels, 7)
+    y_val = keras.utils.to_categorical(val.labels, 7)
+    class_weight = None
+    if args.class_weights:
+        counts = train.counts()
+        class_weight = {c: len(train) / (7 * n) for c, n in enumerate(counts)}
+
+    plan_file = run_dir / "plan.json"
+    plan = json.loads(plan_file.read_text()) if plan_file.exists() else {"epochs": args.epochs, "planned": False}
+    schedule = PlannedCosine(args.lr, plan["epochs"])
+    started = time.time()
+
+    class Planner(keras.callbacks.Callback):
+        """With a time budget: fix the number of epochs from the measured speed, then stop there."""
+
+        ends: list[float] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.ends.append(time.time())
+            if args.time_budget_min and not plan["planned"] and len(self.ends) >= 3:
+                per_epoch = (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)  # the 1st epoch compiles: skip it
+                left = args.time_budget_min * 60 - (time.time() - started)
+                plan.update(epochs=int(min(args.epochs, epoch + 1 + max(0, left // per_epoch))), planned=True,
+                            seconds_per_epoch=round(per_epoch, 2))
+                schedule.epochs = plan["epochs"]
+                plan_file.write_text(json.dumps(plan))
+                print(f"plan: {plan['epochs']} epochs at {per_epoch:.1f} s/epoch", flush=True)
+            if epoch + 1 >= schedule.epochs:
+                self.model.stop_training = True
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.LearningRateScheduler(schedule),
+        Planner(),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+    ]
+    model.fit(
+        train.images, y_train, validation_data=(val.images, y_val), epochs=args.epochs,
+        batch_size=args.batch_size, class_weight=class_weight, callbacks=callbacks, verbose=2,
+    )
+    minutes = (time.time() - started) / 60
+
+    best = keras.saving.load_model(run_dir / "best.keras", safe_mode=True, compile=False)  # no optimizer state
+    if args.precision != "float32":  # serve in float32: same architecture, same weights
+        keras.mixed_precision.set_global_policy("float32")
+        weights = best.get_weights()
+        best = build()
+        best.set_weights(weights)
+    probs = best.predict(val.images, batch_size=512, verbose=0)
+    tta = models.with_flip_tta(best, name="fer_reference")
+    probs_tta = tta.predict(val.images, batch_size=512, verbose=0)
+    from sklearn.metrics import f1_score, recall_score
+
+    result = {
+        "recipe": args.recipe, "augment": args.augment, "label_smoothing": args.label_smoothing,
+        "class_weights": args.class_weights, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+        "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
+        "planned_epochs": plan["epochs"], "minutes_this_sitting": round(minutes, 2), "backend": keras.backend.backend(),
+        "val_accuracy": float((probs.argmax(1) == val.labels).mean()),
+        "val_accuracy_flip_tta": float((probs_tta.argmax(1) == val.labels).mean()),
+        "val_macro_f1_flip_tta": float(f1_score(val.labels, probs_tta.argmax(1), average="macro")),
+        "val_disgust_recall_flip_tta": float(recall_score(val.labels, probs_tta.argmax(1), labels=[1], average="macro")),
+    }
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2), flush=True)
+    if args.export:  # the best model with flip-TTA inside, and without (for the latency trade-off)
+        plain = str(args.export).replace(".keras", "_plain.keras")
+        tta.save(args.export)
+        best.save(plain)
+        for f in (args.export, plain):
+            print(f"exported {f} ({os.path.getsize(f) / 1e6:.1f} MB)", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
