@@ -443,13 +443,20 @@ def _fingerprint(path: Path) -> str:
         st = path.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            st = os.stat(os.path.join(dirpath, name))
-            h.update(f"{os.path.relpath(os.path.join(dirpath, name), path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+
+    def walk(folder: str, prefix: str) -> None:  # os.scandir: no per-file path arithmetic
+        with os.scandir(folder) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        lines = []
+        for e in entries:
+            if e.is_dir():
+                walk(e.path, prefix + e.name + "/")
+            else:
+                st = e.stat()
+                lines.append(f"{prefix}{e.name}:{st.st_size}:{st.st_mtime_ns}\n")
+        h.update("".join(lines).encode())
+
+    walk(str(path), "")
     return h.hexdigest()
 
 
