@@ -122,13 +122,18 @@ def test_missing_or_broken_cascade_is_a_clear_error(tmp_path):
     assert inference.cascade_path().parent == Path(cv2.data.haarcascades)
 
 
-def test_tracking_follows_a_moving_face_and_falls_back_to_detection(photos, detector):
+def test_template_tracking_follows_a_moving_face_and_gives_up_when_it_is_gone(photos, detector):
     frames = inference.jittered_frames(photos["astronaut"], 6, seed=3)
-    first = detector.detect(frames[0])
-    assert len(first) == 1
-    moved = detector.track(frames[1], first)
-    assert moved is not None and inference.iou(moved[0], first[0]) > 0.5
-    assert detector.track(np.zeros_like(frames[1]), first) is None  # face gone: caller re-detects
+    follower = inference.TemplateTracker()
+    assert follower.update(frames[0]) is None  # nothing to follow yet
+    follower.start(frames[0], detector.detect(frames[0]))
+    for frame in frames[1:]:
+        moved = follower.update(frame)
+        truth = detector.detect(frame)
+        assert moved is not None and len(truth) == 1 and inference.iou(moved[0], truth[0]) > 0.6
+    assert follower.update(np.zeros_like(frames[0])) is None  # face gone: the caller re-detects
+    other = inference.jittered_frames(photos["grace_hopper"], 1, seed=4)[0]
+    assert follower.update(other) is None  # somebody else: not the same face
 
 
 # --------------------------------------------------------------------------- preprocessing parity
