@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--alpha", type=float, default=0.3, help="smoothing: weight of the newest frame (1 = none)")
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin around each face (fraction per side)")
-    parser.add_argument("--detect-size", type=int, default=320, help="longer side of the frame used for detection")
-    parser.add_argument("--redetect-every", type=int, default=5, help="full face detection every N frames, tracking between")
+    parser.add_argument("--detect-size", type=int, default=240, help="longer side of the frame used for detection")
+    parser.add_argument("--redetect-every", type=int, default=8, help="full face detection every N frames, tracking between")
     return parser
 
 
