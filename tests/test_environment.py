@@ -81,3 +81,17 @@ def test_installed_versions_match_the_pins(requirements):
         if installed != requirements[name]:
             wrong.append(f"{name} {installed} (pinned {requirements[name]})")
     assert not wrong, "installed versions differ from requirements.txt: " + ", ".join(wrong)
+
+
+def test_import_helpers_imports_no_framework():
+    """CONTRIBUTING: `import helpers` must not import TensorFlow or Keras (they load lazily)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, helpers, helpers.data, helpers.checks, helpers.offline\n"
+        "loaded = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
