@@ -62,6 +62,96 @@ def evaluate(model, split) -> dict:
     }
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def model_card(m: dict) -> str:
+    """The model card (markdown) for the metrics of :func:`main`."""
+    from helpers import CLASS_NAMES
+
+    t, v, tr = m["test"], m["val"], m.get("training", {})
+    rows = "\n".join(
+        f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
+        for c, x in t["per_class"].items()
+    )
+    conf = t["confusion"]
+    conf_rows = "\n".join(f"| **{c}** | " + " | ".join(str(n) for n in conf[i]) + " |" for i, c in enumerate(CLASS_NAMES))
+    pairs = sorted(((conf[i][j], CLASS_NAMES[i], CLASS_NAMES[j]) for i in range(7) for j in range(7) if i != j), reverse=True)[:3]
+    worst = min(t["per_class"].items(), key=lambda kv: kv[1]["recall"])
+    return f"""# Model card: `fer_reference.keras`
+
+The course's reference facial-expression classifier, loaded with `helpers.pretrained.load_pretrained()`.
+All numbers below were measured by `tools/evaluate_reference.py` and are stored in
+`data/fer_reference_metrics.json` (a test re-measures the test accuracy on real FER2013).
+
+## At a glance
+| | |
+|---|---|
+| input | raw grayscale face crops, `(batch, 48, 48, 1)`, pixel values 0-255 (rescaling is inside the model) |
+| output | 7 probabilities in `helpers.CLASS_NAMES` order: {", ".join(CLASS_NAMES)} |
+| architecture | VGG-style CNN (`helpers.models.build_vgg_cnn`, default settings: 4 blocks of two 3x3 conv + batch norm + ReLU, widths 32-64-128-256, global average pooling, dense 256, dropout) wrapped with horizontal-flip test-time augmentation (`with_flip_tta`) |
+| parameters | {m['parameters']:,} |
+| file | {m['size_mb']} MB, SHA-256 `{m.get('sha256', '')}` |
+| per-face latency | {m['latency_per_face']['median_ms']} ms median, {m['latency_per_face']['p90_ms']} ms p90 (batch of 1, `predict_on_batch`, {m['machine']}, Keras {m['keras']} / {m['backend']}) |
+| **test accuracy** | **{_pct(t['accuracy'])}** on {t['n']} test faces |
+| test macro-F1 | {_pct(t['macro_f1'])} |
+| validation accuracy | {_pct(v['accuracy'])} on {v['n']} faces (used to pick the epoch) |
+
+## Data
+FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled with one of
+seven expressions. Trained on the **Training split only** (28,709 images), of which a stratified,
+seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch. The test
+split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images), used once, for the numbers
+on this card.
+
+## Recipe
+`python tools/train_reference.py --data data/fer2013 --recipe vgg-default --precision mixed_bfloat16
+--batch-size 64 --lr 1e-3 --time-budget-min 100 --epochs 60 --export fer_reference.keras`
+
+Adam (learning rate 1e-3, 2 warm-up epochs then cosine decay over the planned epochs), categorical
+cross-entropy with label smoothing 0.1, batch 64, the course's default augmentation inside the
+model (horizontal flip, rotation up to 18 degrees, zoom and shift 10 %, contrast, brightness), no
+class weights, best epoch by validation accuracy, then flip test-time augmentation. Trained
+with bfloat16 mixed precision on the CPU (about 3x faster on CPUs with AMX); the exported model
+computes in float32.
+
+| training | |
+|---|---|
+| hardware | {tr.get('hardware', '2 CPU cores (Intel Xeon with AMX), shared with other work')} |
+| epochs | {tr.get('epochs_run', '?')} (planned from the time budget: {tr.get('planned_epochs', '?')}) |
+| wall time | {tr.get('minutes_this_sitting', '?')} minutes |
+| validation accuracy, best epoch, without / with flip-TTA | {_pct(tr.get('val_accuracy', float('nan')))} / {_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |
+
+## Test split, per class
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{rows}
+
+Confusion matrix (rows: true class, columns: predicted, same order):
+
+| true \\ predicted | {" | ".join(CLASS_NAMES)} |
+|---|{"---|" * 7}
+{conf_rows}
+
+## Known failure modes
+- Most frequent confusions on the test split: {"; ".join(f"{a} taken for {b} ({n} faces)" for n, a, b in pairs)}.
+- Weakest class: **{worst[0]}** (recall {_pct(worst[1]['recall'])}); disgust has 1/16 of happy's training images.
+- Domain gap: FER2013 crops are tight, frontal-ish, low-resolution web images. Webcam frames
+  differ in lighting, pose, camera quality and crop; expect lower accuracy live, and a bias
+  towards *neutral* and *happy* when the face is small, dark or turned (lesson 07).
+- Labels in FER2013 are noisy (lesson 08 shows training images the model confidently disagrees
+  with); FER+ relabelling reports that many are ambiguous even for humans.
+
+## Intended use and limits
+For **learning**: the course's lessons, the webcam demo, and as a baseline to beat. It is a
+48x48 grayscale model trained on web images collected in 2013; its behaviour across age,
+gender, skin tone, culture and camera has **not** been evaluated. Facial expressions are not
+emotions: a face does not reveal what someone feels. **Do not use it to make decisions about
+people** (hiring, education, policing, health, access to services).
+"""
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -108,6 +198,7 @@ def main(argv=None) -> None:
         module.write_text(text)
         metrics["sha256"] = digest
         (ROOT / "data" / "fer_reference_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        (ROOT / "data" / "MODEL_CARD.md").write_text(model_card(metrics))
         print(f"published {target} (sha256 {digest})")
 
 

@@ -53,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument("--augment", default="default", choices=["default", "weak", "none"])
     p.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"],
                    help="mixed_bfloat16 trains ~3x faster on CPUs with AMX/AVX512-BF16; the export is float32")
+    p.add_argument("--init-from", default=None,
+                   help="start from the weights of a .keras model with the same architecture (e.g. the shipped "
+                        "model, to continue training it in a later sitting)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
@@ -108,6 +111,11 @@ def main(argv=None) -> dict:
         return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
 
     model = build()
+    if args.init_from:
+        source = keras.saving.load_model(args.init_from, safe_mode=True, compile=False)
+        inner = [layer for layer in source.layers if isinstance(layer, keras.Model)]  # unwrap flip-TTA
+        model.set_weights((inner[0] if inner else source).get_weights())
+        print(f"initialised from {args.init_from}", flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
@@ -128,20 +136,26 @@ def main(argv=None) -> dict:
     started = time.time()
 
     class Planner(keras.callbacks.Callback):
-        """With a time budget: fix the number of epochs from the measured speed, then stop there."""
+        """With a time budget: (re)plan the number of epochs from the measured speed, and stop there.
+
+        The plan is updated after every epoch from the last epochs' duration (the first one, which
+        compiles, is skipped), so a run that speeds up or slows down still ends on time with the
+        learning rate decayed.
+        """
 
         ends: list[float] = []
 
         def on_epoch_end(self, epoch, logs=None):
             self.ends.append(time.time())
-            if args.time_budget_min and not plan["planned"] and len(self.ends) >= 3:
-                per_epoch = (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)  # the 1st epoch compiles: skip it
+            if args.time_budget_min and len(self.ends) >= 2:
+                recent = self.ends[-3:]
+                per_epoch = (recent[-1] - recent[0]) / (len(recent) - 1)
                 left = args.time_budget_min * 60 - (time.time() - started)
                 plan.update(epochs=int(min(args.epochs, epoch + 1 + max(0, left // per_epoch))), planned=True,
-                            seconds_per_epoch=round(per_epoch, 2))
+                            seconds_per_epoch=round(per_epoch, 1))
                 schedule.epochs = plan["epochs"]
                 plan_file.write_text(json.dumps(plan))
-                print(f"plan: {plan['epochs']} epochs at {per_epoch:.1f} s/epoch", flush=True)
+                print(f"plan: {plan['epochs']} epochs at {per_epoch:.0f} s/epoch", flush=True)
             if epoch + 1 >= schedule.epochs:
                 self.model.stop_training = True
 
