@@ -65,10 +65,11 @@ class CourseInfo:
     seed: int
 
     def __str__(self) -> str:
-        mode = "QUICK (small balanced subset, tiny epochs)" if self.quick else "FULL"
+        mode = ("QUICK (small balanced subset, tiny epochs; unset FER_QUICK for full mode)" if self.quick
+                else "FULL (set FER_QUICK=1 for a quick run on a small subset)")
         return (
             f"{self.title}\n"
-            f"  mode:   {mode}  [set FER_QUICK=1 for quick mode]\n"
+            f"  mode:   {mode}\n"
             f"  data:   {self.data_source}  ({self.data_location})\n"
             f"  seed:   {self.seed}\n"
             f"  python {platform.python_version()} on {platform.system()}"
