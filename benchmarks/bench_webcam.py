@@ -63,19 +63,20 @@ def get_model(path: str | None):
     return model, "a reference-size VGG-style CNN built here (helpers.pretrained has no model in this checkout)"
 
 
-def timeit(fn, repeat: int, warmup: int = 5) -> np.ndarray:
+def timeit(fn, repeat: int, warmup: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock and CPU (all threads of this process) milliseconds per call."""
     for _ in range(warmup):
         fn()
-    out = np.empty(repeat)
+    wall, cpu = np.empty(repeat), np.empty(repeat)
     for i in range(repeat):
-        t = time.perf_counter()
+        w, c = time.perf_counter(), time.process_time()
         fn()
-        out[i] = time.perf_counter() - t
-    return out * 1000
+        wall[i], cpu[i] = time.perf_counter() - w, time.process_time() - c
+    return wall * 1000, cpu * 1000
 
 
 def compare_calls(model, repeat: int) -> tuple[str, dict]:
-    """Median ms of each way to call the model, per batch size; returns the fastest for batch 1."""
+    """Median wall ms of each way to call the model, per batch size; returns the fastest for batch 1."""
     import tensorflow as tf
 
     def call(x):
@@ -83,41 +84,62 @@ def compare_calls(model, repeat: int) -> tuple[str, dict]:
 
     fn = tf.function(call, reduce_retracing=True, autograph=False)
     ways = {
-        "model(x, training=False)": lambda x: model(x, training=False),
+        "model(x, training=False)": call,
         "tf.function(model call)": fn,
         "model.predict_on_batch(x)": model.predict_on_batch,
         "model.predict(x, verbose=0)": lambda x: model.predict(x, verbose=0),
     }
     table = {}
-    print("\nModel call, median ms per batch (faces per frame = batch size):")
-    print(f"  {'call':30s}" + "".join(f"{f'batch {b}':>10s}" for b in (1, 2, 4)))
-    for name, call in ways.items():
+    print("\nModel call, median ms per batch, wall (CPU):")
+    print(f"  {'call':30s}" + "".join(f"{f'batch {b}':>16s}" for b in (1, 2, 4)))
+    for name, way in ways.items():
         row = []
         for b in (1, 2, 4):
             x = np.random.default_rng(b).integers(0, 256, (b, 48, 48, 1)).astype(np.float32)
             n = max(5, repeat // (10 if "predict(" in name else 1))
-            row.append(float(np.median(timeit(lambda: np.asarray(call(x)), n))))
+            wall, cpu = timeit(lambda: np.asarray(way(x)), n)
+            row.append((float(np.median(wall)), float(np.median(cpu))))
         table[name] = row
-        print(f"  {name:30s}" + "".join(f"{v:10.2f}" for v in row))
-    best = min(table, key=lambda k: table[k][0])
+        print(f"  {name:30s}" + "".join(f"{w:8.2f} ({c:5.2f})" for w, c in row))
+    best = min(table, key=lambda k: table[k][0][0])
     return best, table
 
 
-def run_pipeline(model, frames, redetect_every: int) -> tuple[dict, float]:
-    from helpers.inference import EmotionPipeline
+STAGES = ("detect", "preprocess", "classify", "smooth", "draw")
 
-    pipe = EmotionPipeline(model, redetect_every=redetect_every)
+
+def run_pipeline(model, frames, redetect_every: int) -> dict:
+    """EmotionPipeline's stages one by one, timed with the wall clock and with CPU time."""
+    from helpers import inference
+
+    pipe = inference.EmotionPipeline(model, redetect_every=redetect_every)
     for f in frames[:10]:  # warm-up (tracing, buffers)
         pipe.process(f)
     pipe.reset()
-    t = time.perf_counter()
+    wall = {s: [] for s in STAGES}
+    cpu = {s: [] for s in STAGES}
     found = 0
-    for f in frames:
-        result, _ = pipe.process(f)
-        found += len(result.faces) > 0
-    elapsed = time.perf_counter() - t
-    table = pipe.timing_table(skip=0)
-    return {"fps": len(frames) / elapsed, "table": table, "found": found / len(frames)}, elapsed
+    w_start, c_start = time.perf_counter(), time.process_time()
+    for frame in frames:
+        marks = [(time.perf_counter(), time.process_time())]
+        boxes = pipe.find_faces(frame)
+        marks.append((time.perf_counter(), time.process_time()))
+        batch = inference.preprocess_faces(frame, boxes, pipe.margin)
+        marks.append((time.perf_counter(), time.process_time()))
+        raw = pipe.classifier(batch)
+        marks.append((time.perf_counter(), time.process_time()))
+        tracks = pipe.tracker.update(boxes, raw)
+        faces = [inference.FaceResult(b, t.probs, raw[i], t.track_id) for i, (b, t) in enumerate(zip(boxes, tracks))]
+        marks.append((time.perf_counter(), time.process_time()))
+        inference.draw_results(frame, faces, pipe.fps_meter.tick())
+        marks.append((time.perf_counter(), time.process_time()))
+        for k, stage in enumerate(STAGES):
+            wall[stage].append(1000 * (marks[k + 1][0] - marks[k][0]))
+            cpu[stage].append(1000 * (marks[k + 1][1] - marks[k][1]))
+        found += bool(faces)
+    w_total, c_total = time.perf_counter() - w_start, time.process_time() - c_start
+    return {"wall": wall, "cpu": cpu, "fps": len(frames) / w_total, "cpu_fps": len(frames) / c_total,
+            "found": found / len(frames), "seconds": w_total}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,11 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     from helpers import inference
 
     model, what = get_model(args.model)
+    load = os.getloadavg()
     print(f"Model: {what}: {model.count_params():,} parameters")
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.1f} at start "
+          f"(other processes share the cores: wall-clock numbers include waiting for them), "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}, OpenCV {cv2.__version__}")
 
-    best, _ = compare_calls(model, repeat=100)
+    best, _ = compare_calls(model, repeat=60)
     print(f"  fastest for batch 1: {best}  (helpers.inference.Classifier uses tf.function)")
 
     photos = inference.sample_photos()
@@ -150,26 +174,29 @@ def main(argv: list[str] | None = None) -> int:
     frames = []
     for i, photo in enumerate(photos.values()):
         frames += inference.jittered_frames(photo, half if i == 0 else args.frames - half, seed=i)
-    print(f"\nFrames: {len(frames)} of 640x480 from {', '.join(photos)} (shifts, lighting, noise), one face each")
+    print(f"\nFrames: {len(frames)} of 640x480 from {', '.join(photos)} (face 150 px wide; shifts, lighting, "
+          "noise), one face each")
 
-    for every, label in ((5, "tracking, full detection every 5th frame (default)"), (1, "full detection on every frame")):
-        res, elapsed = run_pipeline(model, frames, every)
-        t = res["table"]
+    for every, label in ((8, "default: full detection every 8th frame, template tracking between"),
+                         (1, "full Haar detection on every frame")):
+        res = run_pipeline(model, frames, every)
         print(f"\nPipeline, {label}:")
-        print(f"  end to end: {res['fps']:.1f} FPS ({elapsed:.1f} s for {len(frames)} frames), "
-              f"face found in {res['found']:.0%} of frames")
-        print("  ms per frame  " + "".join(f"{c:>9s}" for c in t.columns))
-        for stage, row in t.iterrows():
-            print(f"  {stage:12s}  " + "".join(f"{v:9.2f}" for v in row))
+        print(f"  end to end: {res['fps']:.1f} FPS wall clock ({res['seconds']:.1f} s for {len(frames)} frames); "
+              f"{res['cpu_fps']:.1f} frames per CPU-second; face found in {res['found']:.0%} of frames")
+        print(f"  {'ms per frame':12s}{'wall mean':>11s}{'median':>9s}{'p95':>9s}{'CPU mean':>10s}")
+        for stage in STAGES + ("total",):
+            w = np.sum([res["wall"][s] for s in STAGES], 0) if stage == "total" else np.array(res["wall"][stage])
+            c = np.sum([res["cpu"][s] for s in STAGES], 0) if stage == "total" else np.array(res["cpu"][stage])
+            print(f"  {stage:12s}{w.mean():11.2f}{np.median(w):9.2f}{np.percentile(w, 95):9.2f}{c.mean():10.2f}")
 
     clf = inference.Classifier(model)
     face = inference.preprocess_faces(frames[0], inference.FaceDetector().detect(frames[0]))[:1]
-    per_face = timeit(lambda: clf(face), 200, warmup=10)
-    four = np.repeat(face, 4, axis=0)
-    per_four = timeit(lambda: clf(four), 100, warmup=10)
-    print(f"\nClassification latency (Classifier, tf.function): 1 face {np.median(per_face):.2f} ms "
-          f"(p95 {np.percentile(per_face, 95):.2f}); 4 faces in one batch {np.median(per_four):.2f} ms "
-          f"= {np.median(per_four) / 4:.2f} ms per face")
+    one_w, one_c = timeit(lambda: clf(face), 200, warmup=10)
+    four_w, four_c = timeit(lambda: clf(np.repeat(face, 4, axis=0)), 100, warmup=10)
+    print(f"\nPer-face classification (Classifier = tf.function call): 1 face {np.median(one_w):.2f} ms wall "
+          f"(p95 {np.percentile(one_w, 95):.2f}, CPU {np.median(one_c):.2f}); 4 faces in one batch "
+          f"{np.median(four_w):.2f} ms = {np.median(four_w) / 4:.2f} ms per face")
+    print(f"Load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 

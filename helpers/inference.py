@@ -588,7 +588,8 @@ def draw_results(frame: np.ndarray, faces: Sequence[FaceResult], fps: float | No
         (tw, th), base = cv2.getTextSize(text, font, unit, thick)
         ty = y - 4 if y - th - base - 4 >= 0 else min(h - 1, y + bh + th + 4)
         cv2.rectangle(out, (x, ty - th - base), (x + tw + 4, ty + base // 2), colour, -1)
-        cv2.putText(out, text, (x + 2, ty - base // 2), font, unit, (255, 255, 255), thick, cv2.LINE_AA)
+        ink = (0, 0, 0) if 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2] > 150 else (255, 255, 255)
+        cv2.putText(out, text, (x + 2, ty - base // 2), font, unit, ink, thick, cv2.LINE_AA)
         if bars:
             _draw_bars(out, face, unit)
     if fps is not None:
