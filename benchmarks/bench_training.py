@@ -35,6 +35,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+#: Named settings of the course's builders that are worth timing too (builder, keyword arguments).
+VARIANTS = {
+    "baseline": ("baseline", {}),
+    "vgg": ("vgg", {}),
+    "compact": ("compact", {}),
+    "vgg_small": ("vgg", {"widths": (16, 32, 64, 128), "dense": 128}),  # a quarter of vgg's multiply-adds
+}
+
+
+def build(name: str):
+    """A fresh model for a builder name or a :data:`VARIANTS` name, with the course's augmentation."""
+    from helpers import models
+
+    kind, kwargs = VARIANTS[name]
+    return models.build_model(kind, **kwargs)
+
+
 def real_data_dir() -> Path:
     for candidate in (os.environ.get("FER2013_DIR"), ROOT.parent / "shared" / "fer2013", ROOT / "data" / "fer2013"):
         if candidate and (Path(candidate) / "train").is_dir():
@@ -50,7 +67,7 @@ def throughput(kind: str, images, labels, batch_size: int = 64, batches: int = 1
     from helpers import models, training
 
     helpers.seed_everything(0)
-    model = training.compile_model(models.build_model(kind))
+    model = training.compile_model(build(kind))
     n = batch_size * batches
     x, y = images[:n], training.one_hot(labels[:n])
     times: list[float] = []
@@ -91,7 +108,7 @@ def budgeted_run(kind: str, splits, budget_s: float, ips: float, run_root: Path,
                 self.model.stop_training = True
 
     helpers.seed_everything(0)
-    model = training.compile_model(models.build_model(kind))
+    model = training.compile_model(build(kind))
     start = time.perf_counter()
     history = training.train(
         model, splits["train"], splits["val"], run_root / kind, epochs=epochs, batch_size=batch_size,
@@ -109,7 +126,7 @@ def budgeted_run(kind: str, splits, budget_s: float, ips: float, run_root: Path,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-min", type=float, default=20.0, help="training minutes per builder")
-    parser.add_argument("--builders", nargs="+", default=["baseline", "vgg", "compact"])
+    parser.add_argument("--builders", nargs="+", default=["baseline", "vgg", "compact"], choices=sorted(VARIANTS))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-budget", action="store_true", help="only parameters, multiply-adds, throughput")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_training.jsonl"))
@@ -132,7 +149,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind in args.builders:
-        model = models.build_model(kind)
+        model = build(kind)
         row = {"builder": kind, "parameters": models.count_params(model), "multiply_adds": models.multiply_adds(model)}
         row["train_images_per_s"] = round(throughput(kind, splits["train"].images, splits["train"].labels, args.batch_size), 1)
         print(row, flush=True)

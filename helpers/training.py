@@ -367,10 +367,15 @@ def train(
         cbs.append(early)
     cbs.append(_callback_classes()(log if done else None, monitor, early, checkpoint))
     if tensorboard:
-        if keras.backend.backend() == "tensorflow":
-            cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-        else:
+        import importlib.util
+
+        if keras.backend.backend() != "tensorflow":
             print("tensorboard=True needs the TensorFlow backend; no TensorBoard logs written.")
+        elif importlib.util.find_spec("tensorboard") is None:
+            print("tensorboard=True but the tensorboard package is not installed (pip install tensorboard); "
+                  "no TensorBoard logs written. The CSV log has the same numbers.")
+        else:
+            cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
     cbs += list(callbacks)
 
     if keras.backend.backend() == "tensorflow":
