@@ -671,7 +671,7 @@ class EmotionPipeline:
         self.tracker.reset()
         self.follower = TemplateTracker()
         self.fps_meter = FPSMeter()
-        self.history: list[dict[str, float]] = []
+        self.history: deque[dict[str, float]] = deque(maxlen=10_000)  # per-frame timings, the latest frames
         self._since_detect = 0
 
     def find_faces(self, frame: np.ndarray) -> list[Box]:
@@ -715,7 +715,8 @@ class EmotionPipeline:
         """Mean, median and 95th percentile milliseconds per stage (pandas DataFrame), skipping warm-up frames."""
         import pandas as pd
 
-        rows = self.history[skip:] or self.history
+        rows = list(self.history)
+        rows = rows[skip:] or rows
         if not rows:
             raise ValueError("No frames processed yet")
         df = pd.DataFrame(rows)[list(STAGES) + ["total"]]
