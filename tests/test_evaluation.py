@@ -214,3 +214,20 @@ def test_lesson_model_trains_a_tiny_model_when_nothing_is_saved(monkeypatch, tmp
     model, description = ev.lesson_model({"train": split}, saved=tmp_path / "missing.keras", epochs=1, verbose=0)
     assert "tiny" in description
     assert ev.predict_proba(model, split.images).shape == (14, 7)
+
+
+def test_lesson_model_prefers_the_pretrained_model(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    stand_in = _half_brightness_model()
+    fake = SimpleNamespace(pretrained_available=lambda: True, load_pretrained=lambda: stand_in)
+    monkeypatch.setattr(ev, "_pretrained_module", lambda: fake)
+    model, description = ev.lesson_model({}, saved=tmp_path / "missing.keras")
+    assert model is stand_in and "pretrained" in description
+
+    fake.pretrained_available = lambda: False  # module present, model file not: fall back (here: lesson 05's file)
+    saved = tmp_path / "best.keras"
+    stand_in.save(saved)
+    monkeypatch.setenv("FER_QUICK", "0")
+    model, description = ev.lesson_model({}, saved=saved)
+    assert "lesson 05" in description and ev.predict_proba(model, np.zeros((1, 48, 48, 1))).shape == (1, 7)
