@@ -149,13 +149,16 @@ def distribution_strategy():
         return None
     import tensorflow as tf
 
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()  # raises without a TPU
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    except (ValueError, RuntimeError, ImportError, tf.errors.OpError):
-        pass
+    # a Colab TPU node is found by the default resolver; a TPU VM (/dev/accel*) is "local"
+    candidates = [None] + (["local"] if Path("/dev/accel0").exists() or os.environ.get("TPU_ACCELERATOR_TYPE") else [])
+    for tpu in candidates:
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)  # raises without a TPU
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        except (ValueError, RuntimeError, ImportError, tf.errors.OpError):
+            continue
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
