@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 JOBS   ?= 2
 
-.PHONY: lab test setup lessons benchmark clean
+.PHONY: lab test setup lessons benchmark bench-training bench-webcam clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lessons: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_loading.py
+
+bench-training: setup
+	$(BIN)/python benchmarks/bench_training.py
+
+bench-webcam: setup
+	$(BIN)/python benchmarks/bench_webcam.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,7 +3,19 @@
 * :mod:`helpers.course`   class order, quick mode, seeding, the notebook banner (lesson 00)
 * :mod:`helpers.data`     loading FER2013 (CSV or image folders) and the split protocol (01-02)
 * :mod:`helpers.offline`  the offline demo faces used when FER2013 is absent
+* :mod:`helpers.augmentation` augmentation layers inside the model (03)
+* :mod:`helpers.imbalance`   class weights and oversampling (02-05)
+* :mod:`helpers.models`   the three CNN builders, test-time augmentation, ensembles (04)
+* :mod:`helpers.training` Adam + cross-entropy, callbacks, resumable training, curves (05)
+* :mod:`helpers.evaluation` metrics, confusion matrix, errors, TTA (06)
+* :mod:`helpers.explain`  Grad-CAM and embeddings (06, 08)
+* :mod:`helpers.inference` face detection, preprocessing, smoothing, the live pipeline (07)
+* :mod:`helpers.webcam`   command line for the live pipeline
+* :mod:`helpers.pretrained` the course's reference model, SHA-256 checked
 * :mod:`helpers.checks`   exercise checks used in every lesson
+
+Only course/data/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
+the other modules when a lesson needs them.
 """
 
 from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`
