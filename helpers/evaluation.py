@@ -356,14 +356,6 @@ def train_tiny_model(train, val=None, epochs: int | None = None, batch_size: int
     return model
 
 
-def _pretrained_module():
-    try:
-        from . import pretrained  # delivered separately; the lessons work without it
-    except ImportError:
-        return None
-    return pretrained if hasattr(pretrained, "load_pretrained") else None
-
-
 def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epochs: int | None = None, verbose: int = 1):
     """The model a lesson evaluates, and a sentence saying which one it is.
 
@@ -374,11 +366,10 @@ def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epoch
     Returns:
         ``(model, description)``.
     """
+    from . import pretrained
     from .training import load_model
 
-    pretrained = _pretrained_module()
-    available = getattr(pretrained, "pretrained_available", lambda: True) if pretrained else None
-    if pretrained is not None and available():
+    if pretrained.pretrained_available():
         model = pretrained.load_pretrained()
         description = "the course's pretrained reference model (helpers.pretrained)"
     elif not is_quick() and Path(saved).is_file():

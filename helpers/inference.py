@@ -342,51 +342,22 @@ def check_model_contract(model) -> None:
 
 
 def load_model(path: str | os.PathLike):
-    """Load a ``.keras`` model file with Keras ``safe_mode=True`` and check the course contract.
+    """Load a ``.keras`` model file (:func:`helpers.training.load_model`: ``safe_mode``, clear
+    errors for missing, truncated or non-model files) and check the course contract."""
+    from .training import load_model as load_keras_file
 
-    Raises:
-        FileNotFoundError: no such file (the message says how to get a model).
-        ValueError: the file is not a Keras model, is damaged, or breaks the contract.
-    """
-    import keras
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"Model file not found: {path}\n{HOW_TO_GET_A_MODEL}")
-    if path.suffix.lower() not in {".keras", ".h5", ".hdf5"}:
-        raise ValueError(f"{path}: expected a Keras model file ending in .keras (got {path.suffix or 'no suffix'}).")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as exc:
-        raise ValueError(
-            f"Could not load the model in {path}: {type(exc).__name__}: {str(exc)[:300]}\n"
-            f"The file may be damaged or truncated, not a Keras model, contain custom code (refused by "
-            f"safe_mode), or come from a newer Keras than this one ({keras.__version__}). Re-save it with "
-            f"model.save('name.keras') on a matching Keras version.\n{HOW_TO_GET_A_MODEL}"
-        ) from exc
+    model = load_keras_file(Path(path).expanduser())
     check_model_contract(model)
     return model
 
 
-def pretrained_module():
-    """``helpers.pretrained`` if this checkout has it (it is written separately), else ``None``."""
-    import importlib
-
-    name = f"{__package__}.pretrained"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:  # something *inside* pretrained is missing: a real error
-            raise
-        return None
-
-
 def default_model(path: str | os.PathLike | None = None):
     """``path`` if given, else the course's pretrained model if available, else a clear error."""
+    from . import pretrained
+
     if path is not None:
         return load_model(path)
-    pretrained = pretrained_module()
-    if pretrained is not None and getattr(pretrained, "pretrained_available", lambda: True)():
+    if pretrained.pretrained_available():
         model = pretrained.load_pretrained()
         check_model_contract(model)
         return model

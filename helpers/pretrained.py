@@ -24,7 +24,7 @@ HOW_TO_GET_MODEL = (
     "  - In a clone: `git checkout -- data/fer_reference.keras` (or `git pull`) restores it.\n"
     "  - In Colab: the setup cell clones the repository, which includes it.\n"
     "  - Or train your own: python tools/train_reference.py --data data/fer2013 --export my_model.keras\n"
-    "    and load it with helpers.pretrained.load_model_file('my_model.keras')."
+    "    and load it with helpers.training.load_model('my_model.keras')."
 )
 
 
@@ -40,27 +40,6 @@ def sha256_of(path: str | os.PathLike) -> str:
 def pretrained_available() -> bool:
     """True when the shipped reference model file is present."""
     return MODEL_FILE.is_file() and MODEL_SHA256 is not None
-
-
-def load_model_file(path: str | os.PathLike):
-    """Load any course model from a ``.keras`` file with ``safe_mode=True``, with clear errors."""
-    import keras
-
-    from . import models  # noqa: F401  (registers the course's custom layers)
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Model file {str(path)!r} not found.\n{HOW_TO_GET_MODEL}")
-    if path.suffix != ".keras":
-        raise ValueError(f"{path} is not a .keras model file (Keras 3 format); got suffix {path.suffix!r}.")
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:
-        raise ValueError(
-            f"Could not load {path} as a Keras model ({type(exc).__name__}: {exc}). The file may be truncated, "
-            f"not a .keras archive, or saved by an incompatible Keras version (this is Keras {keras.__version__}).\n"
-            f"{HOW_TO_GET_MODEL}"
-        ) from exc
 
 
 def load_pretrained(path: str | os.PathLike | None = None):
@@ -87,4 +66,6 @@ def load_pretrained(path: str | os.PathLike | None = None):
             f"{path} is not the course's reference model: SHA-256 {actual[:16]}... expected {MODEL_SHA256[:16]}... "
             f"({path.stat().st_size:,} bytes). The file is truncated or was altered; it was not loaded.\n{HOW_TO_GET_MODEL}"
         )
-    return load_model_file(path)
+    from .training import load_model
+
+    return load_model(path)

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import CLASS_NAMES
 from helpers import evaluation as ev
+from helpers import pretrained
 
 # A hand-worked example with all 7 classes (index: true -> predicted):
 #   angry 3: 0,0,1   disgust 2: 1,2   fear 3: 2,2,0   happy 3: 3,3,0   sad 2: 4,6   surprise 1: 5   neutral 1: 4
@@ -208,7 +209,7 @@ def test_out_of_fold_probabilities_scores_every_image_once():
 def test_lesson_model_trains_a_tiny_model_when_nothing_is_saved(monkeypatch, tmp_path):
     from helpers.data import Split
 
-    monkeypatch.setattr(ev, "_pretrained_module", lambda: None)
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: False)
     rng = np.random.default_rng(0)
     split = Split("train", rng.integers(0, 256, (14, 48, 48, 1)).astype(np.uint8), np.arange(14) % 7)
     model, description = ev.lesson_model({"train": split}, saved=tmp_path / "missing.keras", epochs=1, verbose=0)
@@ -217,15 +218,13 @@ def test_lesson_model_trains_a_tiny_model_when_nothing_is_saved(monkeypatch, tmp
 
 
 def test_lesson_model_prefers_the_pretrained_model(monkeypatch, tmp_path):
-    from types import SimpleNamespace
-
     stand_in = _half_brightness_model()
-    fake = SimpleNamespace(pretrained_available=lambda: True, load_pretrained=lambda: stand_in)
-    monkeypatch.setattr(ev, "_pretrained_module", lambda: fake)
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: True)
+    monkeypatch.setattr(pretrained, "load_pretrained", lambda: stand_in)
     model, description = ev.lesson_model({}, saved=tmp_path / "missing.keras")
     assert model is stand_in and "pretrained" in description
 
-    fake.pretrained_available = lambda: False  # module present, model file not: fall back (here: lesson 05's file)
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: False)  # no model file: fall back (here: lesson 05's file)
     saved = tmp_path / "best.keras"
     stand_in.save(saved)
     monkeypatch.setenv("FER_QUICK", "0")

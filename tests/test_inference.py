@@ -248,10 +248,10 @@ def test_drawing_handles_faces_at_the_edges_and_tiny_frames():
 
 def test_model_loading_errors(tmp_path, model_file, tiny_model):
     assert inference.load_model(model_file).output_shape == (None, 7)
-    with pytest.raises(FileNotFoundError, match="How to get a model"):
+    with pytest.raises(FileNotFoundError, match="No model file at"):
         inference.load_model(tmp_path / "missing.keras")
     (tmp_path / "garbage.keras").write_bytes(b"this is not a zip file")
-    with pytest.raises(ValueError, match="Could not load the model"):
+    with pytest.raises(ValueError, match="not a Keras model archive"):
         inference.load_model(tmp_path / "garbage.keras")
     (tmp_path / "model.txt").write_text("x")
     with pytest.raises(ValueError, match=r"\.keras"):
@@ -265,25 +265,16 @@ def test_model_loading_errors(tmp_path, model_file, tiny_model):
 
 
 def test_default_model_uses_pretrained_when_present_else_explains(monkeypatch, tiny_model, model_file):
-    monkeypatch.setattr(inference, "pretrained_module", lambda: None)
+    from helpers import pretrained
+
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: False)
     with pytest.raises(FileNotFoundError, match="--model"):
         inference.default_model()
     assert inference.default_model(model_file).name == "tiny"
 
-    class FakePretrained:
-        @staticmethod
-        def pretrained_available():
-            return True
-
-        @staticmethod
-        def load_pretrained():
-            return tiny_model
-
-    monkeypatch.setattr(inference, "pretrained_module", lambda: FakePretrained)
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: True)
+    monkeypatch.setattr(pretrained, "load_pretrained", lambda: tiny_model)
     assert inference.default_model() is tiny_model
-    FakePretrained.pretrained_available = staticmethod(lambda: False)
-    with pytest.raises(FileNotFoundError):
-        inference.default_model()
 
 
 # --------------------------------------------------------------------------- sources

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import inference, webcam
+from helpers import inference, pretrained, webcam
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,11 +103,11 @@ def test_errors_are_clear_and_exit_2(tmp_path, model_file, capsys, monkeypatch):
     img = tmp_path / "x.png"
     cv2.imwrite(str(img), np.zeros((50, 50, 3), np.uint8))
     assert webcam.main(["--source", str(img), "--model", str(tmp_path / "nope.keras"), "--no-window"]) == 2
-    assert "Model file not found" in capsys.readouterr().err
+    assert "No model file at" in capsys.readouterr().err
     (tmp_path / "bad.keras").write_bytes(b"garbage")
     assert webcam.main(["--source", str(img), "--model", str(tmp_path / "bad.keras"), "--no-window"]) == 2
-    assert "Could not load the model" in capsys.readouterr().err
-    monkeypatch.setattr(inference, "pretrained_module", lambda: None)
+    assert "not a Keras model archive" in capsys.readouterr().err
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: False)
     assert webcam.main(["--source", str(img), "--no-window"]) == 2
     assert "How to get a model" in capsys.readouterr().err
 

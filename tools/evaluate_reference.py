@@ -163,9 +163,9 @@ def main(argv=None) -> None:
     import keras
 
     from helpers.data import course_splits, load_fer2013
-    from helpers.pretrained import load_model_file
+    from helpers.training import load_model
 
-    model = load_model_file(args.model)
+    model = load_model(args.model)
     splits = course_splits(load_fer2013(args.data))
     metrics = {
         "model_file": Path(args.model).name,
