@@ -52,12 +52,11 @@ def reference_size_model():
 
 def get_model(path: str | None):
     """(model, description): --model, else helpers.pretrained, else the reference-size CNN."""
-    from helpers import inference
+    from helpers import inference, pretrained
 
     if path:
         return inference.load_model(path), f"{path} (--model)"
-    pretrained = inference.pretrained_module()
-    if pretrained is not None and getattr(pretrained, "pretrained_available", lambda: True)():
+    if pretrained.pretrained_available():
         return pretrained.load_pretrained(), "the course's pretrained model (helpers.pretrained)"
     model = reference_size_model()
     return model, "a reference-size VGG-style CNN built here (helpers.pretrained has no model in this checkout)"

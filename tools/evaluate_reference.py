@@ -107,7 +107,7 @@ on this card.
 
 ## Recipe
 `python tools/train_reference.py --data data/fer2013 --recipe vgg-default --precision mixed_bfloat16
---batch-size 64 --lr 1e-3 --time-budget-min 100 --epochs 60 --export fer_reference.keras`
+--batch-size 64 --lr 1e-3 --time-budget-min 98 --epochs 60 --export fer_reference.keras`
 
 Adam (learning rate 1e-3, 2 warm-up epochs then cosine decay over the planned epochs), categorical
 cross-entropy with label smoothing 0.1, batch 64, the course's default augmentation inside the
