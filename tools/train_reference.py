@@ -87,6 +87,8 @@ def main(argv=None) -> dict:
     from helpers.augmentation import augmentation_block
     from helpers.course import seed_everything
     from helpers.data import load_fer2013, stratified_split
+    from helpers.imbalance import class_weights
+    from helpers.training import one_hot
 
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -123,12 +125,8 @@ def main(argv=None) -> dict:
     )
     print(f"{model.name}: {models.count_params(model):,} parameters", flush=True)
 
-    y_train = keras.utils.to_categorical(train.labels, 7)
-    y_val = keras.utils.to_categorical(val.labels, 7)
-    class_weight = None
-    if args.class_weights:
-        counts = train.counts()
-        class_weight = {c: len(train) / (7 * n) for c, n in enumerate(counts)}
+    y_train, y_val = one_hot(train.labels), one_hot(val.labels)
+    class_weight = class_weights(train.labels) if args.class_weights else None
 
     plan_file = run_dir / "plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {"epochs": args.epochs, "planned": False}
