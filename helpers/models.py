@@ -22,7 +22,7 @@ from .course import IMAGE_SIZE, NUM_CLASSES
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
-def _stem(name: str, augment):
+def _stem(augment):
     """Input -> (augmentation) -> Rescaling(1/255): the part every model shares."""
     from keras import layers
 
@@ -57,7 +57,7 @@ def build_baseline_cnn(augment=None, filters: Sequence[int] = (32, 64, 128), nam
     """
     from keras import layers
 
-    inputs, x = _stem(name, augment)
+    inputs, x = _stem(augment)
     for i, f in enumerate(filters, 1):
         x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
@@ -91,7 +91,7 @@ def build_vgg_cnn(
     """
     from keras import layers
 
-    inputs, x = _stem(name, augment)
+    inputs, x = _stem(augment)
     reps = [convs_per_block] * len(widths) if isinstance(convs_per_block, int) else list(convs_per_block)
     for b, (width, n) in enumerate(zip(widths, reps), 1):
         for c in range(1, n + 1):
@@ -112,7 +112,7 @@ def build_compact_cnn(
     """A CPU-friendly CNN: one full conv, then depthwise-separable conv blocks (MobileNet-style)."""
     from keras import layers
 
-    inputs, x = _stem(name, augment)
+    inputs, x = _stem(augment)
     x = _conv_bn_relu(x, widths[0], "stem")
     for b, width in enumerate(widths, 1):
         x = _conv_bn_relu(x, width, f"block{b}_1", separable=True)
