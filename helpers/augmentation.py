@@ -41,19 +41,24 @@ class Augmentation(keras.layers.Layer):
         super().__init__(**kwargs)
         self.settings = dict(flip=flip, rotation=rotation, zoom=zoom, translation=translation,
                              contrast=contrast, brightness=brightness, seed=seed)
+        # One seed per transform: Keras' random layers given the *same* seed draw the same numbers,
+        # so every flipped face would also be rotated, shifted and brightened the same way round.
+        def own(i: int) -> int | None:
+            return None if seed is None else seed + i
+
         self.transforms: list[keras.layers.Layer] = []
         if flip:
-            self.transforms.append(layers.RandomFlip("horizontal", seed=seed))
+            self.transforms.append(layers.RandomFlip("horizontal", seed=own(0)))
         if rotation:
-            self.transforms.append(layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
+            self.transforms.append(layers.RandomRotation(rotation, fill_mode="reflect", seed=own(1)))
         if zoom:
-            self.transforms.append(layers.RandomZoom(zoom, fill_mode="reflect", seed=seed))
+            self.transforms.append(layers.RandomZoom(zoom, fill_mode="reflect", seed=own(2)))
         if translation:
-            self.transforms.append(layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed))
+            self.transforms.append(layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=own(3)))
         if contrast:
-            self.transforms.append(layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
+            self.transforms.append(layers.RandomContrast(contrast, value_range=(0, 255), seed=own(4)))
         if brightness:
-            self.transforms.append(layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
+            self.transforms.append(layers.RandomBrightness(brightness, value_range=(0, 255), seed=own(5)))
 
     def build(self, input_shape):
         for transform in self.transforms:

@@ -54,6 +54,22 @@ def test_augmentation_only_in_training(faces):
     assert not np.allclose(keras.ops.convert_to_numpy(block(x, training=True)), x)
 
 
+def test_seeded_transforms_are_independent():
+    """A seeded block must not flip exactly the faces it also darkens (same seed = same draws)."""
+    import keras
+
+    from helpers.augmentation import augmentation_block
+
+    x = np.full((2000, 48, 48, 1), 60.0, "float32")
+    x[:, :, 24:] = 160.0  # dark left half, bright right half: a flip swaps them
+    block = augmentation_block(rotation=0, zoom=0, translation=0, contrast=0, brightness=0.1, seed=7)
+    out = keras.ops.convert_to_numpy(block(x, training=True))
+    flipped = out[:, :, :24].mean(axis=(1, 2, 3)) > out[:, :, 24:].mean(axis=(1, 2, 3))
+    darker = out.mean(axis=(1, 2, 3)) < x.mean(axis=(1, 2, 3))
+    assert 0.4 < flipped.mean() < 0.6 and 0.4 < darker.mean() < 0.6
+    assert abs(np.corrcoef(flipped, darker)[0, 1]) < 0.1
+
+
 def test_builder_with_augmentation_differs_only_in_training(faces):
     import keras
 

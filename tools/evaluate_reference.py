@@ -2,6 +2,9 @@
 
     python tools/evaluate_reference.py runs/reference/fer_reference.keras --data /path/to/fer2013 \
         --run-dir runs/reference --publish
+    # a model trained over several sittings (--init-from): every sitting's run folder, in order
+    python tools/evaluate_reference.py runs/next/fer_reference.keras --data /path/to/fer2013 \
+        --run-dir runs/reference --run-dir runs/next --publish
 
 Computes accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on the
 *test* split (never used for any choice), the per-face latency on this machine, and with
@@ -62,6 +65,13 @@ def evaluate(model, split) -> dict:
     }
 
 
+AUGMENTATION = {  # tools/train_reference.py --augment, in words
+    "default": "horizontal flip, rotation up to 18 degrees, zoom and shift up to 10 %, contrast 0.3, brightness 0.2",
+    "weak": "horizontal flip, rotation up to 7 degrees, zoom and shift up to 5 %, contrast 0.1, brightness 0.1",
+    "none": "none",
+}
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -70,7 +80,14 @@ def model_card(m: dict) -> str:
     """The model card (markdown) for the metrics of :func:`main`."""
     from helpers import CLASS_NAMES
 
-    t, v, tr = m["test"], m["val"], m.get("training", {})
+    t, v = m["test"], m["val"]
+    sittings = m.get("training", [])
+    sitting_rows = "\n".join(
+        f"| {i} | `{tr.get('command', '?')}` | {tr.get('epochs_run', '?')} | {tr.get('minutes_this_sitting', '?')} | "
+        f"{tr.get('hardware', '2 CPU cores')} | {_pct(tr.get('val_accuracy', float('nan')))} / "
+        f"{_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |"
+        for i, tr in enumerate(sittings, 1)
+    )
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
         for c, x in t["per_class"].items()
@@ -106,22 +123,20 @@ split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images), used once
 on this card.
 
 ## Recipe
-`python tools/train_reference.py --data data/fer2013 --recipe vgg-default --precision mixed_bfloat16
---batch-size 64 --lr 1e-3 --time-budget-min 98 --epochs 60 --export fer_reference.keras`
+Trained with `tools/train_reference.py` in {len(sittings)} sitting(s); a later sitting starts from
+the previous one's best model (`--init-from`) with a fresh warm-up and cosine schedule:
 
-Adam (learning rate 1e-3, 2 warm-up epochs then cosine decay over the planned epochs), categorical
-cross-entropy with label smoothing 0.1, batch 64, the course's default augmentation inside the
-model (horizontal flip, rotation up to 18 degrees, zoom and shift 10 %, contrast, brightness), no
-class weights, best epoch by validation accuracy, then flip test-time augmentation. Trained
-with bfloat16 mixed precision on the CPU (about 3x faster on CPUs with AMX); the exported model
-computes in float32.
+| sitting | command | epochs | minutes | hardware | best validation accuracy (without / with flip-TTA) |
+|---|---|---|---|---|---|
+{sitting_rows}
 
-| training | |
-|---|---|
-| hardware | {tr.get('hardware', '2 CPU cores (Intel Xeon with AMX), shared with other work')} |
-| epochs | {tr.get('epochs_run', '?')} (planned from the time budget: {tr.get('planned_epochs', '?')}) |
-| wall time | {tr.get('minutes_this_sitting', '?')} minutes |
-| validation accuracy, best epoch, without / with flip-TTA | {_pct(tr.get('val_accuracy', float('nan')))} / {_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |
+Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
+Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
+the planned epochs; decoupled weight decay 1e-4), categorical cross-entropy with label smoothing
+0.1, batch 64, no class weights, augmentation inside the model, best epoch by validation
+accuracy. Augmentation: {"; ".join(f"*{a}*: {AUGMENTATION[a]}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
+Trained with bfloat16 mixed precision on the CPU (about 3x faster on CPUs with AMX); the exported
+model computes in float32 and wraps the best epoch with flip test-time augmentation.
 
 ## Test split, per class
 | class | precision | recall | F1 | support |
@@ -156,7 +171,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--data", default=os.environ.get("FER2013_DIR"))
-    ap.add_argument("--run-dir", default=None, help="the training run (for result.json / log.csv)")
+    ap.add_argument("--run-dir", action="append", default=[],
+                    help="a training sitting's run folder (its result.json); repeat, in order, for a model "
+                         "trained over several sittings with --init-from")
     ap.add_argument("--publish", action="store_true")
     args = ap.parse_args(argv)
 
@@ -178,10 +195,11 @@ def main(argv=None) -> None:
         "test": evaluate(model, splits["test"]),
         "latency_per_face": per_face_latency_ms(model),
     }
-    if args.run_dir:
-        run = Path(args.run_dir)
-        if (run / "result.json").exists():
-            metrics["training"] = json.loads((run / "result.json").read_text())
+    metrics["training"] = []
+    for run in map(Path, args.run_dir):
+        if not (run / "result.json").exists():
+            raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
+        metrics["training"].append(json.loads((run / "result.json").read_text()))
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test")}, indent=1))
     for name in ("val", "test"):
         m = metrics[name]
