@@ -88,6 +88,7 @@ def model_card(m: dict) -> str:
         f"{_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |"
         for i, tr in enumerate(sittings, 1)
     )
+    notes = "".join(f"\nSitting {i}: {tr['note']}\n" for i, tr in enumerate(sittings, 1) if tr.get("note"))
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
         for c, x in t["per_class"].items()
@@ -129,7 +130,7 @@ the previous one's best model (`--init-from`) with a fresh warm-up and cosine sc
 | sitting | command | epochs | minutes | hardware | best validation accuracy (without / with flip-TTA) |
 |---|---|---|---|---|---|
 {sitting_rows}
-
+{notes}
 Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
 Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
 the planned epochs; decoupled weight decay 1e-4), categorical cross-entropy with label smoothing
