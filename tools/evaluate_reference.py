@@ -88,6 +88,12 @@ def model_card(m: dict) -> str:
         f"{_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |"
         for i, tr in enumerate(sittings, 1)
     )
+    def each(key: str) -> str:
+        """A training setting as recorded: one value, or the sittings' values in order."""
+        values = [{True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else str(v)
+                  for v in (tr.get(key, "?") for tr in sittings)]
+        return values[0] if len(set(values)) == 1 else " / ".join(values)
+
     notes = "".join(f"\nSitting {i}: {tr['note']}\n" for i, tr in enumerate(sittings, 1) if tr.get("note"))
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
@@ -133,11 +139,12 @@ the previous one's best model (`--init-from`) with a fresh warm-up and cosine sc
 {notes}
 Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
 Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
-the planned epochs; decoupled weight decay 1e-4), categorical cross-entropy with label smoothing
-0.1, batch 64, no class weights, augmentation inside the model, best epoch by validation
-accuracy. Augmentation: {"; ".join(f"*{a}*: {AUGMENTATION[a]}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
-Trained with bfloat16 mixed precision on the CPU (about 3x faster on CPUs with AMX); the exported
-model computes in float32 and wraps the best epoch with flip test-time augmentation.
+the planned epochs), categorical cross-entropy, augmentation inside the model, best epoch by
+validation accuracy. Settings (one value, or one per sitting): decoupled weight decay
+{each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
+Augmentation: {"; ".join(f"*{a}*: {AUGMENTATION[a]}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
+Training precision: {each('precision')} (mixed_bfloat16 is about 3x faster on CPUs with AMX); the
+exported model computes in float32 and wraps the best epoch with flip test-time augmentation.
 
 ## Test split, per class
 | class | precision | recall | F1 | support |
