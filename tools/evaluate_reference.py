@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))  # train_reference's --augment settings, for the card
 
 
 def per_face_latency_ms(model, repeats: int = 300) -> dict:
@@ -65,11 +66,19 @@ def evaluate(model, split) -> dict:
     }
 
 
-AUGMENTATION = {  # tools/train_reference.py --augment, in words
-    "default": "horizontal flip, rotation up to 18 degrees, zoom and shift up to 10 %, contrast 0.3, brightness 0.2",
-    "weak": "horizontal flip, rotation up to 7 degrees, zoom and shift up to 5 %, contrast 0.1, brightness 0.1",
-    "none": "none",
-}
+def describe_augmentation(name: str) -> str:
+    """``tools/train_reference.py --augment NAME`` in words, from the strengths it passes to the block."""
+    import inspect
+
+    from helpers.augmentation import augmentation_block
+    from train_reference import AUGMENT
+
+    if AUGMENT[name] is None:
+        return "none"
+    defaults = {k: v.default for k, v in inspect.signature(augmentation_block).parameters.items()}
+    a = {**defaults, **AUGMENT[name]}
+    return (f"{'horizontal flip, ' if a['flip'] else ''}rotation up to {a['rotation'] * 360:.0f} degrees, zoom up to "
+            f"{a['zoom']:.0%}, shift up to {a['translation']:.0%}, contrast {a['contrast']}, brightness {a['brightness']}")
 
 
 def _pct(x: float) -> str:
@@ -142,7 +151,7 @@ Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak lear
 the planned epochs), categorical cross-entropy, augmentation inside the model, best epoch by
 validation accuracy. Settings (one value, or one per sitting): decoupled weight decay
 {each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
-Augmentation: {"; ".join(f"*{a}*: {AUGMENTATION[a]}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
+Augmentation: {"; ".join(f"*{a}*: {describe_augmentation(a)}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
 Training precision: {each('precision')} (mixed_bfloat16 is about 3x faster on CPUs with AMX); the
 exported model computes in float32 and wraps the best epoch with flip test-time augmentation.
 

@@ -44,6 +44,13 @@ RECIPES = {
     "vgg-deep": dict(widths=(32, 64, 128, 256), convs_per_block=(2, 2, 3, 3), dense=256, dropout=0.4, block_dropout=0.1),
 }
 
+AUGMENT = {
+    # --augment name: strengths passed to helpers.augmentation.augmentation_block ({} = its defaults; None = off)
+    "default": {},
+    "weak": dict(rotation=0.02, zoom=0.05, translation=0.05, contrast=0.1, brightness=0.1),
+    "none": None,
+}
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,7 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weights", action="store_true", help="balanced class weights (default: none)")
-    p.add_argument("--augment", default="default", choices=["default", "weak", "none"])
+    p.add_argument("--augment", default="default", choices=list(AUGMENT))
     p.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"],
                    help="mixed_bfloat16 trains ~3x faster on CPUs with AMX/AVX512-BF16; the export is float32")
     p.add_argument("--init-from", default=None,
@@ -113,8 +120,7 @@ def main(argv=None) -> dict:
     print(f"train {len(train)}  val {len(val)}  (the test split is not used here)", flush=True)
 
     keras.mixed_precision.set_global_policy(args.precision)
-    strength = {"default": {}, "weak": dict(rotation=0.02, zoom=0.05, translation=0.05, contrast=0.1, brightness=0.1),
-                "none": None}[args.augment]
+    strength = AUGMENT[args.augment]
 
     def build():
         augment = None if strength is None else augmentation_block(seed=args.seed, **strength)
