@@ -102,7 +102,8 @@ def main(argv=None) -> dict:
     from helpers.course import seed_everything
     from helpers.data import load_fer2013, stratified_split
     from helpers.imbalance import class_weights
-    from helpers.training import one_hot
+    from helpers.explain import unwrap
+    from helpers.training import load_model, one_hot
 
     run_dir = Path(args.run_dir)
     if (run_dir / "result.json").exists():
@@ -130,9 +131,8 @@ def main(argv=None) -> dict:
 
     model = build()
     if args.init_from:
-        source = keras.saving.load_model(args.init_from, safe_mode=True, compile=False)
-        inner = [layer for layer in source.layers if isinstance(layer, keras.Model)]  # unwrap flip-TTA
-        model.set_weights((inner[0] if inner else source).get_weights())
+        source = load_model(args.init_from)  # the course's loader: safe_mode, clear errors
+        model.set_weights(unwrap(source).get_weights())  # the network inside a flip-TTA wrapper
         print(f"initialised from {args.init_from}", flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
