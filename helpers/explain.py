@@ -39,7 +39,8 @@ def _has_conv(model) -> bool:
 
 def unwrap(model):
     """The (sub)model whose own layers include the convolutions: ``model`` itself, or the first
-    nested model that has conv layers (e.g. the network inside :func:`with_flip_tta`).
+    nested model that has conv layers (e.g. the network inside :func:`with_flip_tta`, or the first
+    network of an :func:`~helpers.models.ensemble`).
 
     Raises:
         ValueError: the model has no convolutional layer at all.

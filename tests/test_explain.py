@@ -83,7 +83,9 @@ def test_gradcam_through_the_flip_tta_wrapper_explains_the_inner_network():
 def test_gradcam_works_on_every_builder_and_its_wrappers(kind):
     model = models.build_model(kind, name=f"{kind}_a")
     faces = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 1)).astype(np.uint8)
-    for m in (model, models.with_flip_tta(model), models.ensemble([model, models.build_baseline_cnn(name="other")])):
+    ensemble = models.ensemble([model, models.build_baseline_cnn(name="other")])
+    assert explain.unwrap(ensemble) is model, "an ensemble is explained through its first network"
+    for m in (model, models.with_flip_tta(model), ensemble):
         heat = explain.gradcam(m, faces, class_index=4)
         assert heat.shape == (2, 48, 48)
         assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() <= 1

@@ -94,6 +94,45 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert "test: accuracy" in evaluated.stdout and "val: accuracy" in evaluated.stdout
 
+    # two networks -> one file: the form is chosen on validation and keeps the contract
+    combined = tmp_path / "ensemble" / "model.keras"
+    ensembled = subprocess.run(
+        [sys.executable, str(TOOLS / "ensemble_reference.py"), str(export), str(tmp_path / "model_plain.keras"),
+         "--data", str(tiny_csv), "--out", str(combined), "--max-ms", "1000"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert ensembled.returncode == 0, ensembled.stderr[-3000:]
+    chosen = json.loads((combined.parent / "candidates.json").read_text())
+    assert set(chosen["candidates"]) == {"member 1", "member 1 + flip", "member 2", "member 2 + flip",
+                                         "ensemble", "ensemble + flip"}
+    best = max(r["val_accuracy"] for r in chosen["candidates"].values())
+    assert chosen["candidates"][chosen["chosen"]]["val_accuracy"] == best
+    probs = np.asarray(load_model(combined).predict(faces, verbose=0))
+    assert probs.shape == (5, len(CLASS_NAMES))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+    evaluated = subprocess.run(
+        [sys.executable, str(TOOLS / "evaluate_reference.py"), str(combined), "--data", str(tiny_csv),
+         "--member", f"{run_dir},{run_dir}", "--member", str(run_dir)],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert '"chosen"' in evaluated.stdout and "test: accuracy" in evaluated.stdout
+
+
+def test_ensemble_rule_respects_the_limits():
+    sys.path.insert(0, str(TOOLS))
+    try:
+        from ensemble_reference import choose
+    finally:
+        sys.path.remove(str(TOOLS))
+    row = lambda acc, ms, mb: {"val_accuracy": acc, "latency": {"median_ms": ms}, "size_mb": mb}  # noqa: E731
+    rows = {"small": row(0.60, 2.0, 4.0), "slow": row(0.70, 9.0, 8.0), "big": row(0.69, 4.0, 12.0),
+            "best allowed": row(0.65, 4.9, 9.5)}
+    assert choose(rows, max_ms=5.0, max_mb=10.0) == "best allowed"
+    with pytest.raises(SystemExit, match="No candidate"):
+        choose({"slow": rows["slow"]}, max_ms=5.0, max_mb=10.0)
+
 
 def test_model_card_lists_every_sitting():
     sys.path.insert(0, str(TOOLS))
@@ -107,7 +146,17 @@ def test_model_card_lists_every_sitting():
     second = {"command": "python tools/train_reference.py --data data/fer2013 --init-from best.keras --augment weak",
               "epochs_run": 50, "minutes_this_sitting": 120.0, "augment": "weak", "val_accuracy": 0.66,
               "val_accuracy_flip_tta": 0.665}
-    card = model_card({**metrics, "training": [first, second]})
+    card = model_card({**metrics, "members": [[first, second]], "layers": ["mirror"]})
     assert first["command"] in card and second["command"] in card
     assert "77 epochs, 217 minutes" in card
     assert "*default*" in card and "*weak*" in card
+    assert "one network with horizontal-flip" in card
+
+    third = {"command": "python tools/train_reference.py --data data/fer2013 --recipe vgg-slim", "epochs_run": 60,
+             "minutes_this_sitting": 118.0, "augment": "default", "recipe": "vgg-slim", "params": 1057063,
+             "val_accuracy": 0.65, "val_accuracy_flip_tta": 0.655}
+    card = model_card({**metrics, "members": [[first, second], [third]], "layers": ["ensemble_average"]})
+    assert "the average of the probabilities of 2 networks;" in card
+    assert "widths 32-64-128-224" in card and "1,057,063 parameters" in card
+    assert "| 2 | 1 | `python tools/train_reference.py --data data/fer2013 --recipe vgg-slim` | 60 |" in card
+    assert "137 epochs, 335 minutes" in card

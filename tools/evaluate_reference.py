@@ -5,6 +5,9 @@
     # a model trained over several sittings (--init-from): every sitting's run folder, in order
     python tools/evaluate_reference.py runs/next/fer_reference.keras --data /path/to/fer2013 \
         --run-dir runs/reference --run-dir runs/next --publish
+    # an ensemble (tools/ensemble_reference.py): each network's sittings, comma-separated, in order
+    python tools/evaluate_reference.py runs/ensemble/fer_reference.keras --data /path/to/fer2013 \
+        --member runs/reference,runs/next --member runs/slim --publish
 
 Computes accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on the
 *test* split (never used for any choice), the per-face latency on this machine, and with
@@ -81,6 +84,36 @@ def describe_augmentation(name: str) -> str:
             f"{a['zoom']:.0%}, shift up to {a['translation']:.0%}, contrast {a['contrast']}, brightness {a['brightness']}")
 
 
+def describe_network(sitting: dict) -> str:
+    """A trained network in words, from the recipe its sitting recorded (``train_reference.RECIPES``)."""
+    import inspect
+
+    from helpers.models import build_vgg_cnn
+    from train_reference import RECIPES
+
+    recipe, params = sitting.get("recipe", "?"), sitting.get("params")
+    counted = f", {params:,} parameters" if params else ""
+    if recipe not in RECIPES:
+        return f"`{recipe}`{counted}"
+    defaults = {k: v.default for k, v in inspect.signature(build_vgg_cnn).parameters.items()}
+    a = {**defaults, **RECIPES[recipe]}
+    convs = a["convs_per_block"]
+    convs = [convs] * len(a["widths"]) if isinstance(convs, int) else list(convs)
+    return (f"`{recipe}`: VGG-style CNN (`helpers.models.build_vgg_cnn`), {len(a['widths'])} blocks of "
+            f"{'/'.join(map(str, convs))} 3x3 conv + batch norm + ReLU, widths {'-'.join(map(str, a['widths']))}, "
+            f"global average pooling, dense {a['dense']}, dropout {a['dropout']}{counted}")
+
+
+def layer_names(model) -> set[str]:
+    """The names of every layer in ``model`` and in the models nested inside it."""
+    names = set()
+    for layer in model.layers:
+        names.add(layer.name)
+        if hasattr(layer, "layers"):
+            names |= layer_names(layer)
+    return names
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -90,20 +123,37 @@ def model_card(m: dict) -> str:
     from helpers import CLASS_NAMES
 
     t, v = m["test"], m["val"]
-    sittings = m.get("training", [])
+    members = m.get("members", [])
+    sittings = [tr for member in members for tr in member]
     sitting_rows = "\n".join(
-        f"| {i} | `{tr.get('command', '?')}` | {tr.get('epochs_run', '?')} | {tr.get('minutes_this_sitting', '?')} | "
+        f"| {k} | {i} | `{tr.get('command', '?')}` | {tr.get('epochs_run', '?')} | {tr.get('minutes_this_sitting', '?')} | "
         f"{tr.get('hardware', '2 CPU cores')} | {_pct(tr.get('val_accuracy', float('nan')))} / "
         f"{_pct(tr.get('val_accuracy_flip_tta', float('nan')))} |"
-        for i, tr in enumerate(sittings, 1)
+        for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1)
     )
+    networks = "; ".join(f"network {k}: {describe_network(member[-1])}" for k, member in enumerate(members, 1) if member)
+    flip = "horizontal-flip test-time augmentation (`with_flip_tta`)" if "mirror" in m["layers"] else ""
+    if "ensemble_average" in m["layers"]:
+        form = f"the average of the probabilities of {len(members)} networks" + (f", each with {flip}" if flip else "")
+    else:
+        form = "one network" + (f" with {flip}" if flip else "")
+    selection = m.get("selection")
+    selection_rows = "" if not selection else (
+        f"\nThe exported form was chosen on validation by `tools/ensemble_reference.py`, with a rule fixed before the "
+        f"test split was read: the most accurate candidate within {selection['max_ms']} ms per face and "
+        f"{selection['max_mb']} MB. Chosen: **{selection['chosen']}**.\n\n"
+        "| candidate | validation accuracy | validation macro-F1 | disgust recall (val) | ms per face (median) | MB |\n"
+        "|---|---|---|---|---|---|\n" + "\n".join(
+            f"| {name} | {_pct(r['val_accuracy'])} | {_pct(r['val_macro_f1'])} | {_pct(r['val_disgust_recall'])} | "
+            f"{r['latency']['median_ms']} | {r['size_mb']} |" for name, r in selection["candidates"].items()) + "\n")
     def each(key: str) -> str:
         """A training setting as recorded: one value, or the sittings' values in order."""
         values = [{True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else str(v)
                   for v in (tr.get(key, "?") for tr in sittings)]
         return values[0] if len(set(values)) == 1 else " / ".join(values)
 
-    notes = "".join(f"\nSitting {i}: {tr['note']}\n" for i, tr in enumerate(sittings, 1) if tr.get("note"))
+    notes = "".join(f"\nNetwork {k}, sitting {i}: {tr['note']}\n" for k, member in enumerate(members, 1)
+                    for i, tr in enumerate(member, 1) if tr.get("note"))
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
         for c, x in t["per_class"].items()
@@ -123,29 +173,29 @@ All numbers below were measured by `tools/evaluate_reference.py` and are stored 
 |---|---|
 | input | raw grayscale face crops, `(batch, 48, 48, 1)`, pixel values 0-255 (rescaling is inside the model) |
 | output | 7 probabilities in `helpers.CLASS_NAMES` order: {", ".join(CLASS_NAMES)} |
-| architecture | VGG-style CNN (`helpers.models.build_vgg_cnn`, default settings: 4 blocks of two 3x3 conv + batch norm + ReLU, widths 32-64-128-256, global average pooling, dense 256, dropout) wrapped with horizontal-flip test-time augmentation (`with_flip_tta`) |
+| architecture | {form}; {networks or "see the recipe"} |
 | parameters | {m['parameters']:,} |
 | file | {m['size_mb']} MB, SHA-256 `{m.get('sha256', '')}` |
 | per-face latency | {m['latency_per_face']['median_ms']} ms median, {m['latency_per_face']['p90_ms']} ms p90 (batch of 1, `predict_on_batch`, {m['machine']}, Keras {m['keras']} / {m['backend']}) |
 | **test accuracy** | **{_pct(t['accuracy'])}** on {t['n']} test faces |
 | test macro-F1 | {_pct(t['macro_f1'])} |
-| validation accuracy | {_pct(v['accuracy'])} on {v['n']} faces (used to pick the epoch) |
+| validation accuracy | {_pct(v['accuracy'])} on {v['n']} faces (used to pick the epoch and the exported form) |
 
 ## Data
 FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled with one of
 seven expressions. Trained on the **Training split only** (28,709 images), of which a stratified,
-seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch. The test
-split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images), used once, for the numbers
-on this card.
+seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch and the
+exported form. The test split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images),
+used once, for the numbers on this card.
 
 ## Recipe
-Trained with `tools/train_reference.py` in {len(sittings)} sitting(s); a later sitting starts from
-the previous one's best model (`--init-from`) with a fresh warm-up and cosine schedule:
+Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
+sitting starts from the previous one's best model (`--init-from`) with a fresh warm-up and cosine schedule:
 
-| sitting | command | epochs | minutes | hardware | best validation accuracy (without / with flip-TTA) |
-|---|---|---|---|---|---|
+| network | sitting | command | epochs | minutes | hardware | best validation accuracy (without / with flip-TTA) |
+|---|---|---|---|---|---|---|
 {sitting_rows}
-{notes}
+{notes}{selection_rows}
 Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
 Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
 the planned epochs), categorical cross-entropy, augmentation inside the model, best epoch by
@@ -153,7 +203,7 @@ validation accuracy. Settings (one value, or one per sitting): decoupled weight 
 {each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
 Augmentation: {"; ".join(f"*{a}*: {describe_augmentation(a)}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
 Training precision: {each('precision')} (mixed_bfloat16 is about 3x faster on CPUs with AMX); the
-exported model computes in float32 and wraps the best epoch with flip test-time augmentation.
+exported model computes in float32 and holds each network's best epoch.
 
 ## Test split, per class
 | class | precision | recall | F1 | support |
@@ -191,6 +241,9 @@ def main(argv=None) -> None:
     ap.add_argument("--run-dir", action="append", default=[],
                     help="a training sitting's run folder (its result.json); repeat, in order, for a model "
                          "trained over several sittings with --init-from")
+    ap.add_argument("--member", action="append", default=[],
+                    help="for an ensemble: one network's sittings, comma-separated run folders in order; "
+                         "repeat per network, in the ensemble's order")
     ap.add_argument("--publish", action="store_true")
     args = ap.parse_args(argv)
 
@@ -211,13 +264,21 @@ def main(argv=None) -> None:
         "val": evaluate(model, splits["val"]),
         "test": evaluate(model, splits["test"]),
         "latency_per_face": per_face_latency_ms(model),
+        "layers": sorted(layer_names(model)),
     }
-    metrics["training"] = []
-    for run in map(Path, args.run_dir):
-        if not (run / "result.json").exists():
-            raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
-        metrics["training"].append(json.loads((run / "result.json").read_text()))
-    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test")}, indent=1))
+    if args.member and args.run_dir:
+        raise SystemExit("Give either --run-dir (one network) or --member (each network of an ensemble), not both.")
+    metrics["members"] = []
+    for member in [m.split(",") for m in args.member] or ([args.run_dir] if args.run_dir else []):
+        metrics["members"].append([])
+        for run in map(Path, member):
+            if not (run / "result.json").exists():
+                raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
+            metrics["members"][-1].append(json.loads((run / "result.json").read_text()))
+    chosen = Path(args.model).parent / "candidates.json"  # written by tools/ensemble_reference.py
+    if chosen.exists():
+        metrics["selection"] = json.loads(chosen.read_text())
+    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test", "layers")}, indent=1))
     for name in ("val", "test"):
         m = metrics[name]
         print(f"{name}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "

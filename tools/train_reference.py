@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 RECIPES = {
     # name: builder settings (see helpers.models.build_vgg_cnn and helpers.augmentation)
     "vgg-default": dict(),  # the shipped model's architecture
+    "vgg-slim": dict(widths=(32, 64, 128, 224)),  # the ensemble's second member: 1.06 M parameters
     "vgg-deep": dict(widths=(32, 64, 128, 256), convs_per_block=(2, 2, 3, 3), dense=256, dropout=0.4, block_dropout=0.1),
 }
 

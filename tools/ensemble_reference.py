@@ -1,0 +1,108 @@
+"""Combine trained reference networks into one model file, choosing its form on validation.
+
+    python tools/ensemble_reference.py runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
+        --data data/fer2013 --out runs/ensemble/fer_reference.keras
+
+Each member is a model written by ``tools/train_reference.py --export`` (with or without its flip
+wrapper: the network inside is used). The candidates are every member alone and the average of
+all members (``helpers.models.ensemble``), each with and without flip test-time augmentation
+(``helpers.models.with_flip_tta``). For each candidate this measures, on the *validation* split
+that ``train_reference.py`` held out of Training: accuracy, macro-F1 and disgust recall; and the
+per-face latency (batch of 1) and file size.
+
+The rule, fixed before the test split is read: **the most accurate candidate on validation whose
+median latency is at most ``--max-ms`` (5 ms) and whose file is at most ``--max-mb`` (10 MB)**.
+It is written to ``--out``, with ``candidates.json`` (every candidate's numbers) beside it. The
+test split is never read here: ``tools/evaluate_reference.py`` measures the chosen model once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def candidates(networks: list) -> dict:
+    """Name -> model: each network alone and all of them averaged, each without and with flip-TTA."""
+    from helpers.models import ensemble, with_flip_tta
+
+    out = {}
+    for i, net in enumerate(networks, 1):
+        out[f"member {i}"] = ensemble([net], name="fer_reference")
+        out[f"member {i} + flip"] = with_flip_tta(net, name="fer_reference")
+    if len(networks) > 1:
+        out["ensemble"] = ensemble(networks, name="fer_reference")
+        out["ensemble + flip"] = ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks],
+                                          name="fer_reference")
+    return out
+
+
+def choose(rows: dict, max_ms: float, max_mb: float) -> str:
+    """The rule: the most accurate on validation among the candidates within both limits."""
+    allowed = {k: r for k, r in rows.items() if r["latency"]["median_ms"] <= max_ms and r["size_mb"] <= max_mb}
+    if not allowed:
+        raise SystemExit(f"No candidate is within {max_ms} ms per face and {max_mb} MB: {json.dumps(rows, indent=1)}")
+    return max(allowed, key=lambda k: allowed[k]["val_accuracy"])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("members", nargs="+", help=".keras files exported by train_reference.py, one per network")
+    ap.add_argument("--data", default=os.environ.get("FER2013_DIR"))
+    ap.add_argument("--out", required=True, help="where to write the chosen model (.keras)")
+    ap.add_argument("--max-ms", type=float, default=5.0)
+    ap.add_argument("--max-mb", type=float, default=10.0)
+    args = ap.parse_args(argv)
+
+    from sklearn.metrics import f1_score, recall_score
+
+    from evaluate_reference import per_face_latency_ms
+    from helpers.data import course_splits, load_fer2013
+    from helpers.explain import unwrap
+    from helpers.training import load_model
+
+    val = course_splits(load_fer2013(args.data))["val"]  # the split train_reference.py held out
+    networks = []
+    for i, path in enumerate(args.members, 1):
+        net = unwrap(load_model(path))
+        net.name = f"member_{i}"  # nested models need distinct names
+        networks.append(net)
+
+    rows, models = {}, candidates(networks)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, model in models.items():
+            path = Path(tmp) / "candidate.keras"
+            model.save(path)
+            pred = model.predict(val.images, batch_size=256, verbose=0).argmax(1)
+            rows[name] = {
+                "val_accuracy": float((pred == val.labels).mean()),
+                "val_macro_f1": float(f1_score(val.labels, pred, average="macro")),
+                "val_disgust_recall": float(recall_score(val.labels, pred, labels=[1], average="macro")),
+                "latency": per_face_latency_ms(model),
+                "size_mb": round(path.stat().st_size / 1e6, 2),
+            }
+            r = rows[name]
+            print(f"{name:18s} val {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "
+                  f"disgust {r['val_disgust_recall']:.2f}  {r['latency']['median_ms']:.2f} ms  {r['size_mb']} MB",
+                  flush=True)
+    chosen = choose(rows, args.max_ms, args.max_mb)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    models[chosen].save(out)
+    summary = {"members": [str(p) for p in args.members], "val_n": int(len(val)), "max_ms": args.max_ms,
+               "max_mb": args.max_mb, "chosen": chosen, "candidates": rows}
+    (out.parent / "candidates.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"chosen: {chosen} -> {out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
