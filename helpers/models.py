@@ -164,6 +164,58 @@ def ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Mod
     return keras.Model(inputs, out, name=name)
 
 
+def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
+    """A serving copy of a trained chain-shaped model (the course's builders): same outputs, faster.
+
+    At inference a batch norm is a fixed per-channel ``x * s + t`` with
+    ``s = gamma / sqrt(variance + epsilon)`` and ``t = beta - mean * s``, so it can be folded into
+    the convolution or dense layer before it (kernel times ``s``, bias ``t``). Layers that do
+    nothing at inference (augmentation, dropout) are left out. The copy is for predicting only:
+    it cannot be trained further as the original was.
+
+    Raises:
+        ValueError: ``model`` is not a single chain of layers (e.g. a TTA wrapper or an
+            ensemble: fold each network inside, then wrap), or the copy does not reproduce it.
+    """
+    import numpy as np
+    from keras import layers
+
+    from .augmentation import Augmentation
+
+    chain = model.layers[1:]
+    if any(isinstance(l, keras.Model) for l in chain):
+        raise ValueError(f"fold_batch_norm needs a single chain of layers; {model.name!r} is not one. "
+                         "Fold each network first, then wrap them (with_flip_tta, ensemble).")
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x, i = inputs, 0
+    while i < len(chain):
+        layer, after = chain[i], (chain[i + 1] if i + 1 < len(chain) else None)
+        i += 1
+        if isinstance(layer, (Augmentation, layers.Dropout, layers.SpatialDropout2D)):
+            continue  # identity at inference
+        if isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense)) and isinstance(
+                after, layers.BatchNormalization):
+            gamma, beta, mean, var = (np.asarray(w) for w in after.get_weights())
+            s = gamma / np.sqrt(var + after.epsilon)
+            weights = [np.asarray(w) for w in layer.get_weights()]
+            bias = weights.pop() if layer.use_bias else np.zeros_like(beta)
+            weights[-1] = weights[-1] * s  # the kernel whose last axis is the output channels
+            folded = type(layer).from_config({**layer.get_config(), "use_bias": True})
+            x = folded(x)
+            folded.set_weights(weights + [bias * s + beta - mean * s])
+            i += 1  # the batch norm is now inside the layer
+            continue
+        copy = type(layer).from_config(layer.get_config())  # a fresh layer: the copy shares nothing
+        x = copy(x)
+        copy.set_weights(layer.get_weights())
+    served = keras.Model(inputs, x, name=name or f"{model.name}_folded")
+    faces = np.random.default_rng(0).integers(0, 256, (8, *INPUT_SHAPE)).astype("float32")
+    gap = float(np.abs(np.asarray(model(faces, training=False)) - np.asarray(served(faces, training=False))).max())
+    if gap > 1e-4:
+        raise ValueError(f"The folded copy of {model.name!r} differs from it by {gap:.2g}: its layers are not a chain.")
+    return served
+
+
 def count_params(model: keras.Model) -> int:
     """Number of trainable parameters."""
     import numpy as np

@@ -122,3 +122,22 @@ def test_show_transforms_has_a_row_per_transform_and_the_wrong_ones(faces):
     fig = show_transforms(faces[:3], labels=[0, 1, 2])
     assert len(fig.axes) == 3 * len(names)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_folding_batch_norm_keeps_the_outputs(kind, faces):
+    import keras
+
+    from helpers import models
+
+    model = models.build_model(kind)  # with augmentation and dropout, which serving leaves out
+    data = np.random.default_rng(3).integers(0, 256, (64, 48, 48, 1)).astype("float32")
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(data, keras.utils.to_categorical(np.arange(64) % 7, 7), epochs=1, batch_size=16, verbose=0)  # BN stats move
+    served = models.fold_batch_norm(model)
+    assert not any(isinstance(l, (keras.layers.BatchNormalization, keras.layers.Dropout)) for l in served.layers)
+    np.testing.assert_allclose(served.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
+    wrapped = models.ensemble([served, models.fold_batch_norm(models.build_baseline_cnn(name="other"))])
+    assert wrapped.predict(faces, verbose=0).shape == (len(faces), 7)
+    with pytest.raises(ValueError, match="single chain"):
+        models.fold_batch_norm(models.with_flip_tta(model))

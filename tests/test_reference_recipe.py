@@ -160,3 +160,5 @@ def test_model_card_lists_every_sitting():
     assert "widths 32-64-128-224" in card and "1,057,063 parameters" in card
     assert "| 2 | 1 | `python tools/train_reference.py --data data/fer2013 --recipe vgg-slim` | 60 |" in card
     assert "137 epochs, 335 minutes" in card
+    assert "batch norm folded" in card and "batch norm folded" not in model_card(
+        {**metrics, "members": [[third]], "layers": ["block1_1_bn"]})

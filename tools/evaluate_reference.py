@@ -137,6 +137,9 @@ def model_card(m: dict) -> str:
         form = f"the average of the probabilities of {len(members)} networks" + (f", each with {flip}" if flip else "")
     else:
         form = "one network" + (f" with {flip}" if flip else "")
+    folded = "" if any(n.endswith("_bn") for n in m["layers"]) else (
+        ", with each batch norm folded into the layer before it for serving (`helpers.models.fold_batch_norm`: "
+        "the same outputs, fewer operations per face)")
     selection = m.get("selection")
     selection_rows = "" if not selection else (
         f"\nThe exported form was chosen on validation by `tools/ensemble_reference.py`, with a rule fixed before the "
@@ -203,7 +206,7 @@ validation accuracy. Settings (one value, or one per sitting): decoupled weight 
 {each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
 Augmentation: {"; ".join(f"*{a}*: {describe_augmentation(a)}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.
 Training precision: {each('precision')} (mixed_bfloat16 is about 3x faster on CPUs with AMX); the
-exported model computes in float32 and holds each network's best epoch.
+exported model computes in float32 and holds each network's best epoch{folded}.
 
 ## Test split, per class
 | class | precision | recall | F1 | support |

@@ -133,7 +133,12 @@ def main(argv=None) -> dict:
     model = build()
     if args.init_from:
         source = load_model(args.init_from)  # the course's loader: safe_mode, clear errors
-        model.set_weights(unwrap(source).get_weights())  # the network inside a flip-TTA wrapper
+        try:
+            model.set_weights(unwrap(source).get_weights())  # the network inside a flip-TTA wrapper
+        except ValueError as error:
+            raise SystemExit(f"--init-from {args.init_from}: its network does not match --recipe {args.recipe} "
+                             f"({error}).\nUse the recipe it was trained with. A serving export (batch norm folded, "
+                             "e.g. the shipped ensemble) cannot be trained further: start from its run's best.keras.")
         print(f"initialised from {args.init_from}", flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
