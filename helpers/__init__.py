@@ -5,7 +5,7 @@
 * :mod:`helpers.offline`  the offline demo faces used when FER2013 is absent
 * :mod:`helpers.augmentation` augmentation layers inside the model (03)
 * :mod:`helpers.imbalance`   class weights and oversampling (02-05)
-* :mod:`helpers.models`   the three CNN builders, test-time augmentation, ensembles (04)
+* :mod:`helpers.models`   the three CNN builders, test-time augmentation, ensembles, serving copies (04, 07)
 * :mod:`helpers.training` Adam + cross-entropy, callbacks, resumable training, curves (05)
 * :mod:`helpers.evaluation` metrics, confusion matrix, errors, TTA (06)
 * :mod:`helpers.explain`  Grad-CAM and embeddings (06, 08)
