@@ -37,6 +37,19 @@ def _has_conv(model) -> bool:
     return any(_is_conv(l) or (_is_model(l) and _has_conv(l)) for l in model.layers)
 
 
+def networks_in(model) -> list:
+    """The distinct networks in ``model``, in order: ``[model]`` when it has convolutions of its
+    own, else the nested models that do (one inside :func:`~helpers.models.with_flip_tta`, several
+    in an :func:`~helpers.models.ensemble`); ``[]`` when there is no convolution at all."""
+    if any(_is_conv(l) for l in model.layers):
+        return [model]
+    found = []
+    for layer in model.layers:
+        if _is_model(layer) and _has_conv(layer):
+            found += [n for n in networks_in(layer) if all(n is not f for f in found)]
+    return found
+
+
 def unwrap(model):
     """The (sub)model whose own layers include the convolutions: ``model`` itself, or the first
     nested model that has conv layers (e.g. the network inside :func:`with_flip_tta`, or the first
@@ -45,12 +58,10 @@ def unwrap(model):
     Raises:
         ValueError: the model has no convolutional layer at all.
     """
-    if any(_is_conv(l) for l in model.layers):
-        return model
-    for layer in model.layers:
-        if _is_model(layer) and _has_conv(layer):
-            return unwrap(layer)
-    raise ValueError(f"Model {model.name!r} has no convolutional layer: Grad-CAM needs a CNN.")
+    found = networks_in(model)
+    if not found:
+        raise ValueError(f"Model {model.name!r} has no convolutional layer: Grad-CAM needs a CNN.")
+    return found[0]
 
 
 def _find_layer(model, name: str):

@@ -165,13 +165,14 @@ def ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Mod
 
 
 def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
-    """A serving copy of a trained chain-shaped model (the course's builders): same outputs, faster.
+    """A float32 serving copy of a trained chain-shaped model (the course's builders): same outputs, faster.
 
     At inference a batch norm is a fixed per-channel ``x * s + t`` with
     ``s = gamma / sqrt(variance + epsilon)`` and ``t = beta - mean * s``, so it can be folded into
-    the convolution or dense layer before it (kernel times ``s``, bias ``t``). Layers that do
-    nothing at inference (augmentation, dropout) are left out. The copy is for predicting only:
-    it cannot be trained further as the original was.
+    the convolution or dense layer before it (kernel times ``s``, bias ``t``) when that layer has
+    no activation of its own. Layers that do nothing at inference (augmentation, dropout) are left
+    out; every other layer is copied. The copy is for predicting only: it cannot be trained further
+    as the original was. Give each copy its own ``name`` when several go into one model (an ensemble).
 
     Raises:
         ValueError: ``model`` is not a single chain of layers (e.g. a TTA wrapper or an
@@ -182,37 +183,50 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
 
     from .augmentation import Augmentation
 
-    chain = model.layers[1:]
+    chain = [l for l in model.layers if not isinstance(l, layers.InputLayer)]
     if any(isinstance(l, keras.Model) for l in chain):
         raise ValueError(f"fold_batch_norm needs a single chain of layers; {model.name!r} is not one. "
                          "Fold each network first, then wrap them (with_flip_tta, ensemble).")
+
+    def foldable(layer, after) -> bool:
+        return (isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense))
+                and layer.get_config().get("activation") == "linear"
+                and isinstance(after, layers.BatchNormalization) and after.center and after.scale
+                and after.axis in (-1, [-1], len(after.input.shape) - 1, [len(after.input.shape) - 1]))
+
+    def copy(layer, **changes):
+        """A fresh float32 layer with ``layer``'s settings (the copy shares nothing with the model)."""
+        return type(layer).from_config({**layer.get_config(), "dtype": "float32", **changes})
+
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x, i = inputs, 0
     while i < len(chain):
         layer, after = chain[i], (chain[i + 1] if i + 1 < len(chain) else None)
         i += 1
-        if isinstance(layer, (Augmentation, layers.Dropout, layers.SpatialDropout2D)):
+        if isinstance(layer, (Augmentation, layers.Dropout)):  # SpatialDropout2D is a Dropout
             continue  # identity at inference
-        if isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense)) and isinstance(
-                after, layers.BatchNormalization):
-            gamma, beta, mean, var = (np.asarray(w) for w in after.get_weights())
+        if foldable(layer, after):
+            gamma, beta, mean, var = (np.asarray(w, "float32") for w in after.get_weights())
             s = gamma / np.sqrt(var + after.epsilon)
-            weights = [np.asarray(w) for w in layer.get_weights()]
+            weights = [np.asarray(w, "float32") for w in layer.get_weights()]
             bias = weights.pop() if layer.use_bias else np.zeros_like(beta)
             weights[-1] = weights[-1] * s  # the kernel whose last axis is the output channels
-            folded = type(layer).from_config({**layer.get_config(), "use_bias": True})
-            x = folded(x)
-            folded.set_weights(weights + [bias * s + beta - mean * s])
+            new = copy(layer, use_bias=True)
+            x = new(x)
+            new.set_weights(weights + [bias * s + beta - mean * s])
             i += 1  # the batch norm is now inside the layer
             continue
-        copy = type(layer).from_config(layer.get_config())  # a fresh layer: the copy shares nothing
-        x = copy(x)
-        copy.set_weights(layer.get_weights())
+        new = copy(layer)
+        x = new(x)
+        new.set_weights(layer.get_weights())
     served = keras.Model(inputs, x, name=name or f"{model.name}_folded")
     faces = np.random.default_rng(0).integers(0, 256, (8, *INPUT_SHAPE)).astype("float32")
-    gap = float(np.abs(np.asarray(model(faces, training=False)) - np.asarray(served(faces, training=False))).max())
-    if gap > 1e-4:
-        raise ValueError(f"The folded copy of {model.name!r} differs from it by {gap:.2g}: its layers are not a chain.")
+    gap = float(np.abs(np.asarray(model(faces, training=False), "float32")
+                       - np.asarray(served(faces, training=False))).max())
+    if gap > 1e-3:
+        raise ValueError(f"The folded copy of {model.name!r} differs from it by up to {gap:.2g} in probability: "
+                         "fold_batch_norm handles chains of layers (the course's builders), and this model "
+                         "is probably not one (branches, or layers that behave differently at inference).")
     return served
 
 

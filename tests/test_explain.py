@@ -85,6 +85,8 @@ def test_gradcam_works_on_every_builder_and_its_wrappers(kind):
     faces = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 1)).astype(np.uint8)
     ensemble = models.ensemble([model, models.build_baseline_cnn(name="other")])
     assert explain.unwrap(ensemble) is model, "an ensemble is explained through its first network"
+    assert explain.networks_in(ensemble)[0] is model and len(explain.networks_in(ensemble)) == 2
+    assert explain.networks_in(models.with_flip_tta(model)) == [model], "one network, called twice"
     for m in (model, models.with_flip_tta(model), ensemble):
         heat = explain.gradcam(m, faces, class_index=4)
         assert heat.shape == (2, 48, 48)

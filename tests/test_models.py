@@ -137,7 +137,26 @@ def test_folding_batch_norm_keeps_the_outputs(kind, faces):
     served = models.fold_batch_norm(model)
     assert not any(isinstance(l, (keras.layers.BatchNormalization, keras.layers.Dropout)) for l in served.layers)
     np.testing.assert_allclose(served.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
-    wrapped = models.ensemble([served, models.fold_batch_norm(models.build_baseline_cnn(name="other"))])
-    assert wrapped.predict(faces, verbose=0).shape == (len(faces), 7)
+    other = models.fold_batch_norm(models.build_baseline_cnn(name="other"), name="other_served")
+    wrapped = models.ensemble([served, other])
+    np.testing.assert_allclose(wrapped.predict(faces, verbose=0),
+                               (served.predict(faces, verbose=0) + other.predict(faces, verbose=0)) / 2, atol=1e-6)
     with pytest.raises(ValueError, match="single chain"):
         models.fold_batch_norm(models.with_flip_tta(model))
+
+
+def test_folding_copies_a_sequential_model_and_keeps_activations(faces):
+    import keras
+    from keras import layers
+
+    from helpers import models
+
+    model = keras.Sequential([keras.Input((48, 48, 1)), layers.Rescaling(1 / 255),
+                              layers.Conv2D(8, 3, activation="relu"), layers.BatchNormalization(),
+                              layers.GlobalAveragePooling2D(), layers.Dense(7, activation="softmax")])
+    model.layers[2].set_weights([w + 0.5 for w in model.layers[2].get_weights()])  # BN far from identity
+    served = models.fold_batch_norm(model)
+    # the conv has its own ReLU, so its batch norm cannot be folded: both are copied, outputs unchanged
+    assert any(isinstance(l, layers.BatchNormalization) for l in served.layers)
+    assert any(isinstance(l, layers.Rescaling) for l in served.layers), "the first layer of a Sequential is kept"
+    np.testing.assert_allclose(served.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)

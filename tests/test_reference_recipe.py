@@ -111,13 +111,26 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert probs.shape == (5, len(CLASS_NAMES))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
 
+    card_dir = tmp_path / "card"
     evaluated = subprocess.run(
         [sys.executable, str(TOOLS / "evaluate_reference.py"), str(combined), "--data", str(tiny_csv),
-         "--member", f"{run_dir},{run_dir}", "--member", str(run_dir)],
+         "--member", f"{run_dir},{run_dir}", "--member", str(run_dir), "--write", str(card_dir)],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-    assert '"chosen"' in evaluated.stdout and "test: accuracy" in evaluated.stdout
+    card = (card_dir / "MODEL_CARD.md").read_text()
+    assert f"Chosen: **{chosen['chosen']}**" in card and "batch norm folded" in card
+    if chosen["chosen"].startswith("ensemble"):
+        assert "the average of the probabilities of 2 networks" in card and "| 2 | 1 |" in card
+    else:  # one member: the card describes that network's sittings only
+        assert "| architecture | one network" in card and "| 2 | 1 |" not in card
+
+    wrong = subprocess.run(  # a single network described as two is refused
+        [sys.executable, str(TOOLS / "evaluate_reference.py"), str(export), "--data", str(tiny_csv),
+         "--member", str(run_dir), "--member", str(run_dir)],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert wrong.returncode != 0 and "holds 1 network(s) but 2 were described" in wrong.stderr
 
 
 def test_ensemble_rule_respects_the_limits():
@@ -141,6 +154,7 @@ def test_model_card_lists_every_sitting():
     finally:
         sys.path.remove(str(TOOLS))
     metrics = json.loads((ROOT / "data" / "fer_reference_metrics.json").read_text())
+    metrics.pop("selection", None)  # each card below says whether it has one
     first = {"command": "python tools/train_reference.py --data data/fer2013 --lr 1e-3", "epochs_run": 27,
              "minutes_this_sitting": 96.75, "augment": "default", "val_accuracy": 0.62, "val_accuracy_flip_tta": 0.625}
     second = {"command": "python tools/train_reference.py --data data/fer2013 --init-from best.keras --augment weak",
@@ -155,10 +169,14 @@ def test_model_card_lists_every_sitting():
     third = {"command": "python tools/train_reference.py --data data/fer2013 --recipe vgg-slim", "epochs_run": 60,
              "minutes_this_sitting": 118.0, "augment": "default", "recipe": "vgg-slim", "params": 1057063,
              "val_accuracy": 0.65, "val_accuracy_flip_tta": 0.655}
-    card = model_card({**metrics, "members": [[first, second], [third]], "layers": ["ensemble_average"]})
+    selection = {"folded": True, "max_ms": 5.0, "max_mb": 10.0, "chosen": "ensemble", "candidates": {
+        "ensemble": {"val_accuracy": 0.675, "val_macro_f1": 0.64, "val_disgust_recall": 0.4,
+                     "latency": {"median_ms": 4.2}, "size_mb": 9.3}}}
+    card = model_card({**metrics, "members": [[first, second], [third]], "layers": ["ensemble_average"],
+                       "selection": selection})
     assert "the average of the probabilities of 2 networks;" in card
     assert "widths 32-64-128-224" in card and "1,057,063 parameters" in card
     assert "| 2 | 1 | `python tools/train_reference.py --data data/fer2013 --recipe vgg-slim` | 60 |" in card
     assert "137 epochs, 335 minutes" in card
-    assert "batch norm folded" in card and "batch norm folded" not in model_card(
-        {**metrics, "members": [[third]], "layers": ["block1_1_bn"]})
+    assert "batch norm folded" in card and "| ensemble | 67.5 % | 64.0 % | 40.0 % | 4.2 | 9.3 |" in card
+    assert "batch norm folded" not in model_card({**metrics, "members": [[third]], "layers": ["block1_1_bn"]})

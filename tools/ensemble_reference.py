@@ -62,31 +62,37 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", required=True, help="where to write the chosen model (.keras)")
     ap.add_argument("--max-ms", type=float, default=5.0)
     ap.add_argument("--max-mb", type=float, default=10.0)
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="as given to train_reference.py")
+    ap.add_argument("--seed", type=int, default=42, help="as given to train_reference.py (it seeds the split)")
     args = ap.parse_args(argv)
 
-    from sklearn.metrics import f1_score, recall_score
-
-    from evaluate_reference import per_face_latency_ms
+    from evaluate_reference import evaluate, per_face_latency_ms
     from helpers.data import course_splits, load_fer2013
-    from helpers.explain import unwrap
+    from helpers.explain import networks_in
     from helpers.models import fold_batch_norm
+    from helpers.pretrained import sha256_of
     from helpers.training import load_model
 
-    val = course_splits(load_fer2013(args.data))["val"]  # the split train_reference.py held out
+    # the validation split train_reference.py held out (same fraction and seed)
+    val = course_splits(load_fer2013(args.data), args.val_fraction, args.seed)["val"]
     networks = []
     for i, path in enumerate(args.members, 1):
-        networks.append(fold_batch_norm(unwrap(load_model(path)), name=f"member_{i}"))  # distinct names
+        inside = networks_in(load_model(path))
+        if len(inside) != 1:
+            raise SystemExit(f"{path} holds {len(inside)} networks; give each network's own file "
+                             "(train_reference.py --export writes one per run).")
+        networks.append(fold_batch_norm(inside[0], name=f"member_{i}"))  # nested models need distinct names
 
     rows, models = {}, candidates(networks)
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
             path = Path(tmp) / "candidate.keras"
             model.save(path)
-            pred = model.predict(val.images, batch_size=256, verbose=0).argmax(1)
+            m = evaluate(model, val)
             rows[name] = {
-                "val_accuracy": float((pred == val.labels).mean()),
-                "val_macro_f1": float(f1_score(val.labels, pred, average="macro")),
-                "val_disgust_recall": float(recall_score(val.labels, pred, labels=[1], average="macro")),
+                "val_accuracy": m["accuracy"],
+                "val_macro_f1": m["macro_f1"],
+                "val_disgust_recall": m["per_class"]["disgust"]["recall"],
                 "latency": per_face_latency_ms(model),
                 "size_mb": round(path.stat().st_size / 1e6, 2),
             }
@@ -98,8 +104,9 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     models[chosen].save(out)
-    summary = {"members": [str(p) for p in args.members], "val_n": int(len(val)), "max_ms": args.max_ms,
-               "max_mb": args.max_mb, "chosen": chosen, "candidates": rows}
+    summary = {"model_file": out.name, "sha256": sha256_of(out), "members": [str(p) for p in args.members],
+               "folded": True, "val_n": int(len(val)), "max_ms": args.max_ms, "max_mb": args.max_mb,
+               "chosen": chosen, "candidates": rows}
     (out.parent / "candidates.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"chosen: {chosen} -> {out}")
     return summary

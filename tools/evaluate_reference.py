@@ -92,7 +92,7 @@ def describe_network(sitting: dict) -> str:
     from train_reference import RECIPES
 
     recipe, params = sitting.get("recipe", "?"), sitting.get("params")
-    counted = f", {params:,} parameters" if params else ""
+    counted = f", {params:,} parameters as trained" if params else ""
     if recipe not in RECIPES:
         return f"`{recipe}`{counted}"
     defaults = {k: v.default for k, v in inspect.signature(build_vgg_cnn).parameters.items()}
@@ -137,10 +137,10 @@ def model_card(m: dict) -> str:
         form = f"the average of the probabilities of {len(members)} networks" + (f", each with {flip}" if flip else "")
     else:
         form = "one network" + (f" with {flip}" if flip else "")
-    folded = "" if any(n.endswith("_bn") for n in m["layers"]) else (
+    selection = m.get("selection")
+    folded = "" if not (selection or {}).get("folded") else (
         ", with each batch norm folded into the layer before it for serving (`helpers.models.fold_batch_norm`: "
         "the same outputs, fewer operations per face)")
-    selection = m.get("selection")
     selection_rows = "" if not selection else (
         f"\nThe exported form was chosen on validation by `tools/ensemble_reference.py`, with a rule fixed before the "
         f"test split was read: the most accurate candidate within {selection['max_ms']} ms per face and "
@@ -182,14 +182,14 @@ All numbers below were measured by `tools/evaluate_reference.py` and are stored 
 | per-face latency | {m['latency_per_face']['median_ms']} ms median, {m['latency_per_face']['p90_ms']} ms p90 (batch of 1, `predict_on_batch`, {m['machine']}, Keras {m['keras']} / {m['backend']}) |
 | **test accuracy** | **{_pct(t['accuracy'])}** on {t['n']} test faces |
 | test macro-F1 | {_pct(t['macro_f1'])} |
-| validation accuracy | {_pct(v['accuracy'])} on {v['n']} faces (used to pick the epoch and the exported form) |
+| validation accuracy | {_pct(v['accuracy'])} on {v['n']} faces (used to pick the epoch{" and the exported form" if selection else ""}) |
 
 ## Data
 FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled with one of
 seven expressions. Trained on the **Training split only** (28,709 images), of which a stratified,
-seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch and the
-exported form. The test split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images),
-used once, for the numbers on this card.
+seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch{" and the exported form" if selection else ""}.
+The test split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images), used once, for
+the numbers on this card.
 
 ## Recipe
 Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
@@ -247,12 +247,15 @@ def main(argv=None) -> None:
     ap.add_argument("--member", action="append", default=[],
                     help="for an ensemble: one network's sittings, comma-separated run folders in order; "
                          "repeat per network, in the ensemble's order")
-    ap.add_argument("--publish", action="store_true")
+    ap.add_argument("--write", default=None, help="write the metrics JSON and the card to this folder (a dry run)")
+    ap.add_argument("--publish", action="store_true",
+                    help="copy the model to data/, record its SHA-256 and write the metrics and card there")
     args = ap.parse_args(argv)
 
     import keras
 
     from helpers.data import course_splits, load_fer2013
+    from helpers.explain import networks_in
     from helpers.training import load_model
 
     model = load_model(args.model)
@@ -278,14 +281,32 @@ def main(argv=None) -> None:
             if not (run / "result.json").exists():
                 raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
             metrics["members"][-1].append(json.loads((run / "result.json").read_text()))
+    from helpers.pretrained import sha256_of
+
     chosen = Path(args.model).parent / "candidates.json"  # written by tools/ensemble_reference.py
     if chosen.exists():
-        metrics["selection"] = json.loads(chosen.read_text())
+        selection = json.loads(chosen.read_text())
+        if selection.get("sha256") == sha256_of(args.model):
+            metrics["selection"] = selection
+            if selection["chosen"].startswith("member ") and len(metrics["members"]) > 1:
+                metrics["members"] = [metrics["members"][int(selection["chosen"].split()[1]) - 1]]  # the one chosen
+        else:
+            print(f"note: {chosen} describes another model file (its SHA-256 differs); not used for the card")
+    inside = len(networks_in(model))
+    if metrics["members"] and len(metrics["members"]) != inside:
+        raise SystemExit(f"{args.model} holds {inside} network(s) but {len(metrics['members'])} were described "
+                         "(--member / --run-dir): give one --member per network, in the ensemble's order.")
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test", "layers")}, indent=1))
     for name in ("val", "test"):
         m = metrics[name]
         print(f"{name}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
               + " ".join(f"{c}:{v['recall']:.2f}" for c, v in m["per_class"].items()))
+    if args.write:
+        out = Path(args.write)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "fer_reference_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        (out / "MODEL_CARD.md").write_text(model_card(metrics))
+        print(f"wrote {out / 'MODEL_CARD.md'} and its metrics (not published)")
     if args.publish:
         target = ROOT / "data" / "fer_reference.keras"
         shutil.copyfile(args.model, target)
