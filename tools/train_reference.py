@@ -7,6 +7,12 @@
     python tools/train_reference.py --data data/fer2013 --run-dir runs/next --init-from runs/reference/best.keras \
         --lr 5e-4 --augment weak --time-budget-min 120 --export runs/next/fer_reference.keras
 
+    # a second, different network (for an ensemble), then combine and choose the form on validation
+    python tools/train_reference.py --data data/fer2013 --recipe vgg-slim --run-dir runs/slim --time-budget-min 120 \
+        --export runs/slim/fer_reference.keras
+    python tools/ensemble_reference.py runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
+        --data data/fer2013 --out runs/ensemble/fer_reference.keras
+
 ``--data`` is a FER2013 folder (``train/<emotion>/``) or ``fer2013.csv``. It uses the course's own
 pieces: ``helpers.data`` (loading, the validation split carved from Training),
 ``helpers.models.build_vgg_cnn`` with ``helpers.augmentation`` inside the model, Adam on
@@ -20,8 +26,10 @@ completed epoch. ``--time-budget-min`` plans the number of epochs from the measu
 last epochs, so a run fits a sitting and still ends with a decayed learning rate.
 
 Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores). ``--export`` wraps the
-best model with flip test-time augmentation and writes the ``.keras`` file that
-``helpers.pretrained.load_pretrained`` reads (and ``*_plain.keras`` without the flip).
+best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
+``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` turns one or more of these into
+the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
+the file ``helpers.pretrained.load_pretrained`` reads.
 """
 
 from __future__ import annotations
