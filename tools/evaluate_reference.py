@@ -132,8 +132,8 @@ def model_card(m: dict) -> str:
         for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1)
     )
     networks = "; ".join(f"network {k}: {describe_network(member[-1])}" for k, member in enumerate(members, 1) if member)
-    flip = "horizontal-flip test-time augmentation (`with_flip_tta`)" if "mirror" in m["layers"] else ""
-    if "ensemble_average" in m["layers"]:
+    flip = "horizontal-flip test-time augmentation (`with_flip_tta`)" if "mirror" in m.get("layers", []) else ""
+    if "ensemble_average" in m.get("layers", []):
         form = f"the average of the probabilities of {len(members)} networks" + (f", each with {flip}" if flip else "")
     else:
         form = "one network" + (f" with {flip}" if flip else "")

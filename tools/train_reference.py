@@ -27,7 +27,7 @@ last epochs, so a run fits a sitting and still ends with a decayed learning rate
 
 Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores). ``--export`` wraps the
 best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
-``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` turns one or more of these into
+``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` can turn one or more of these into
 the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
 the file ``helpers.pretrained.load_pretrained`` reads.
 """
