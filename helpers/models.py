@@ -192,7 +192,7 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
         return (isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense))
                 and layer.get_config().get("activation") == "linear"
                 and isinstance(after, layers.BatchNormalization) and after.center and after.scale
-                and after.axis in (-1, [-1], len(after.input.shape) - 1, [len(after.input.shape) - 1]))
+                and after.axis in (-1, len(after.input.shape) - 1))
 
     def copy(layer, **changes):
         """A fresh float32 layer with ``layer``'s settings (the copy shares nothing with the model)."""

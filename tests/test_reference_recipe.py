@@ -160,7 +160,7 @@ def test_model_card_lists_every_sitting():
     second = {"command": "python tools/train_reference.py --data data/fer2013 --init-from best.keras --augment weak",
               "epochs_run": 50, "minutes_this_sitting": 120.0, "augment": "weak", "val_accuracy": 0.66,
               "val_accuracy_flip_tta": 0.665}
-    card = model_card({**metrics, "members": [[first, second]], "layers": ["mirror"]})
+    card = model_card({**metrics, "members": [[first, second]], "networks": 1, "flip_tta": True})
     assert first["command"] in card and second["command"] in card
     assert "77 epochs, 217 minutes" in card
     assert "*default*" in card and "*weak*" in card
@@ -172,11 +172,11 @@ def test_model_card_lists_every_sitting():
     selection = {"folded": True, "max_ms": 5.0, "max_mb": 10.0, "chosen": "ensemble", "candidates": {
         "ensemble": {"val_accuracy": 0.675, "val_macro_f1": 0.64, "val_disgust_recall": 0.4,
                      "latency": {"median_ms": 4.2}, "size_mb": 9.3}}}
-    card = model_card({**metrics, "members": [[first, second], [third]], "layers": ["ensemble_average"],
+    card = model_card({**metrics, "members": [[first, second], [third]], "networks": 2, "flip_tta": False,
                        "selection": selection})
     assert "the average of the probabilities of 2 networks;" in card
     assert "widths 32-64-128-224" in card and "1,057,063 parameters" in card
     assert "| 2 | 1 | `python tools/train_reference.py --data data/fer2013 --recipe vgg-slim` | 60 |" in card
     assert "137 epochs, 335 minutes" in card
     assert "batch norm folded" in card and "| ensemble | 67.5 % | 64.0 % | 40.0 % | 4.2 | 9.3 |" in card
-    assert "batch norm folded" not in model_card({**metrics, "members": [[third]], "layers": ["block1_1_bn"]})
+    assert "batch norm folded" not in model_card({**metrics, "members": [[third]], "networks": 1, "flip_tta": True})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -83,10 +84,11 @@ def main(argv=None) -> dict:
                              "(train_reference.py --export writes one per run).")
         networks.append(fold_batch_norm(inside[0], name=f"member_{i}"))  # nested models need distinct names
 
-    rows, models = {}, candidates(networks)
+    rows, files = {}, {}
+    out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, model in models.items():
-            path = Path(tmp) / "candidate.keras"
+        for k, (name, model) in enumerate(candidates(networks).items()):
+            path = files[name] = Path(tmp) / f"candidate{k}.keras"
             model.save(path)
             m = evaluate(model, val)
             rows[name] = {
@@ -100,10 +102,9 @@ def main(argv=None) -> dict:
             print(f"{name:18s} val {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "
                   f"disgust {r['val_disgust_recall']:.2f}  {r['latency']['median_ms']:.2f} ms  {r['size_mb']} MB",
                   flush=True)
-    chosen = choose(rows, args.max_ms, args.max_mb)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    models[chosen].save(out)
+        chosen = choose(rows, args.max_ms, args.max_mb)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(files[chosen], out)  # the very file that was measured
     summary = {"model_file": out.name, "sha256": sha256_of(out), "members": [str(p) for p in args.members],
                "folded": True, "val_n": int(len(val)), "max_ms": args.max_ms, "max_mb": args.max_mb,
                "chosen": chosen, "candidates": rows}

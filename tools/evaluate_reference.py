@@ -69,25 +69,27 @@ def evaluate(model, split) -> dict:
     }
 
 
-def describe_augmentation(name: str) -> str:
-    """``tools/train_reference.py --augment NAME`` in words, from the strengths it passes to the block."""
+def _settings(builder, overrides: dict) -> dict:
+    """``builder``'s keyword defaults with ``overrides`` applied: what a recipe actually passed."""
     import inspect
 
+    return {**{k: v.default for k, v in inspect.signature(builder).parameters.items()}, **overrides}
+
+
+def describe_augmentation(name: str) -> str:
+    """``tools/train_reference.py --augment NAME`` in words, from the strengths it passes to the block."""
     from helpers.augmentation import augmentation_block
     from train_reference import AUGMENT
 
     if AUGMENT[name] is None:
         return "none"
-    defaults = {k: v.default for k, v in inspect.signature(augmentation_block).parameters.items()}
-    a = {**defaults, **AUGMENT[name]}
+    a = _settings(augmentation_block, AUGMENT[name])
     return (f"{'horizontal flip, ' if a['flip'] else ''}rotation up to {a['rotation'] * 360:.0f} degrees, zoom up to "
             f"{a['zoom']:.0%}, shift up to {a['translation']:.0%}, contrast {a['contrast']}, brightness {a['brightness']}")
 
 
 def describe_network(sitting: dict) -> str:
     """A trained network in words, from the recipe its sitting recorded (``train_reference.RECIPES``)."""
-    import inspect
-
     from helpers.models import build_vgg_cnn
     from train_reference import RECIPES
 
@@ -95,8 +97,7 @@ def describe_network(sitting: dict) -> str:
     counted = f", {params:,} parameters as trained" if params else ""
     if recipe not in RECIPES:
         return f"`{recipe}`{counted}"
-    defaults = {k: v.default for k, v in inspect.signature(build_vgg_cnn).parameters.items()}
-    a = {**defaults, **RECIPES[recipe]}
+    a = _settings(build_vgg_cnn, RECIPES[recipe])
     convs = a["convs_per_block"]
     convs = [convs] * len(a["widths"]) if isinstance(convs, int) else list(convs)
     return (f"`{recipe}`: VGG-style CNN (`helpers.models.build_vgg_cnn`), {len(a['widths'])} blocks of "
@@ -104,14 +105,11 @@ def describe_network(sitting: dict) -> str:
             f"global average pooling, dense {a['dense']}, dropout {a['dropout']}{counted}")
 
 
-def layer_names(model) -> set[str]:
-    """The names of every layer in ``model`` and in the models nested inside it."""
-    names = set()
-    for layer in model.layers:
-        names.add(layer.name)
-        if hasattr(layer, "layers"):
-            names |= layer_names(layer)
-    return names
+def has_flip_tta(model) -> bool:
+    """Whether ``model`` or a model nested in it mirrors its input (:func:`helpers.models.with_flip_tta`)."""
+    from helpers.models import HorizontalFlip
+
+    return any(isinstance(l, HorizontalFlip) or (hasattr(l, "layers") and has_flip_tta(l)) for l in model.layers)
 
 
 def _pct(x: float) -> str:
@@ -132,9 +130,9 @@ def model_card(m: dict) -> str:
         for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1)
     )
     networks = "; ".join(f"network {k}: {describe_network(member[-1])}" for k, member in enumerate(members, 1) if member)
-    flip = "horizontal-flip test-time augmentation (`with_flip_tta`)" if "mirror" in m.get("layers", []) else ""
-    if "ensemble_average" in m.get("layers", []):
-        form = f"the average of the probabilities of {len(members)} networks" + (f", each with {flip}" if flip else "")
+    flip = "horizontal-flip test-time augmentation (`with_flip_tta`)" if m.get("flip_tta") else ""
+    if m.get("networks", 1) > 1:
+        form = f"the average of the probabilities of {m['networks']} networks" + (f", each with {flip}" if flip else "")
     else:
         form = "one network" + (f" with {flip}" if flip else "")
     selection = m.get("selection")
@@ -256,6 +254,7 @@ def main(argv=None) -> None:
 
     from helpers.data import course_splits, load_fer2013
     from helpers.explain import networks_in
+    from helpers.pretrained import sha256_of
     from helpers.training import load_model
 
     model = load_model(args.model)
@@ -270,7 +269,8 @@ def main(argv=None) -> None:
         "val": evaluate(model, splits["val"]),
         "test": evaluate(model, splits["test"]),
         "latency_per_face": per_face_latency_ms(model),
-        "layers": sorted(layer_names(model)),
+        "networks": len(networks_in(model)),
+        "flip_tta": has_flip_tta(model),
     }
     if args.member and args.run_dir:
         raise SystemExit("Give either --run-dir (one network) or --member (each network of an ensemble), not both.")
@@ -281,8 +281,6 @@ def main(argv=None) -> None:
             if not (run / "result.json").exists():
                 raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
             metrics["members"][-1].append(json.loads((run / "result.json").read_text()))
-    from helpers.pretrained import sha256_of
-
     chosen = Path(args.model).parent / "candidates.json"  # written by tools/ensemble_reference.py
     if chosen.exists():
         selection = json.loads(chosen.read_text())
@@ -292,11 +290,10 @@ def main(argv=None) -> None:
                 metrics["members"] = [metrics["members"][int(selection["chosen"].split()[1]) - 1]]  # the one chosen
         else:
             print(f"note: {chosen} describes another model file (its SHA-256 differs); not used for the card")
-    inside = len(networks_in(model))
-    if metrics["members"] and len(metrics["members"]) != inside:
-        raise SystemExit(f"{args.model} holds {inside} network(s) but {len(metrics['members'])} were described "
+    if metrics["members"] and len(metrics["members"]) != metrics["networks"]:
+        raise SystemExit(f"{args.model} holds {metrics['networks']} network(s) but {len(metrics['members'])} were described "
                          "(--member / --run-dir): give one --member per network, in the ensemble's order.")
-    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test", "layers")}, indent=1))
+    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test")}, indent=1))
     for name in ("val", "test"):
         m = metrics[name]
         print(f"{name}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
@@ -310,8 +307,6 @@ def main(argv=None) -> None:
     if args.publish:
         target = ROOT / "data" / "fer_reference.keras"
         shutil.copyfile(args.model, target)
-        from helpers.pretrained import sha256_of
-
         digest = sha256_of(target)
         module = ROOT / "helpers" / "pretrained.py"
         text = re.sub(r"^MODEL_SHA256 = .*$", f'MODEL_SHA256 = "{digest}"', module.read_text(), flags=re.M)

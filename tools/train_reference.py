@@ -146,7 +146,7 @@ def main(argv=None) -> dict:
         except ValueError as error:
             raise SystemExit(f"--init-from {args.init_from}: its network does not match --recipe {args.recipe} "
                              f"({error}).\nUse the recipe it was trained with. A serving export (batch norm folded, "
-                             "e.g. the shipped ensemble) cannot be trained further: start from its run's best.keras.")
+                             "e.g. from tools/ensemble_reference.py) cannot be trained further: start from its run's best.keras.")
         print(f"initialised from {args.init_from}", flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
