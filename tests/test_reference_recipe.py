@@ -147,6 +147,27 @@ def test_ensemble_rule_respects_the_limits():
         choose({"slow": rows["slow"]}, max_ms=5.0, max_mb=10.0)
 
 
+def test_latency_is_the_median_of_round_medians(monkeypatch):
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import evaluate_reference
+    finally:
+        sys.path.remove(str(TOOLS))
+    clock = {"now": 0.0, "calls": 0}
+
+    class SlowerEachRound:  # a fake model on a fake clock: 1, 2, 3 ms per call in rounds 1, 2, 3
+        def predict_on_batch(self, x):
+            assert x.shape == (1, 48, 48, 1) and x.dtype == np.uint8
+            clock["calls"] += 1
+            timed = max(0, clock["calls"] - 21)  # after the 20 warm-up calls, rounds of 10
+            clock["now"] += 0.001 * (timed // 10 + 1)
+
+    monkeypatch.setattr(evaluate_reference.time, "perf_counter", lambda: clock["now"])
+    latency = evaluate_reference.per_face_latency_ms(SlowerEachRound(), repeats=10, rounds=3)
+    assert latency["round_medians_ms"] == [1.0, 2.0, 3.0]
+    assert latency["median_ms"] == 2.0 and latency["p90_ms"] == 3.0
+
+
 def test_model_card_lists_every_sitting():
     sys.path.insert(0, str(TOOLS))
     try:
