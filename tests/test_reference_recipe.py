@@ -168,6 +168,28 @@ def test_latency_is_the_median_of_round_medians(monkeypatch):
     assert latency["median_ms"] == 2.0 and latency["p90_ms"] == 3.0
 
 
+def test_candidates_are_timed_in_turns(monkeypatch):
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import ensemble_reference
+        import evaluate_reference
+    finally:
+        sys.path.remove(str(TOOLS))
+    order = []
+    slow_spell = {2}  # the machine is busy during the third measurement only
+
+    def fake_latency(model, rounds):
+        order.append(model)
+        ms = 10.0 if len(order) - 1 in slow_spell else {"a": 3.0, "b": 4.0}[model]
+        return {"median_ms": ms, "p90_ms": ms + 1}
+
+    monkeypatch.setattr(evaluate_reference, "per_face_latency_ms", fake_latency)
+    latency = ensemble_reference.interleaved_latency({"A": "a", "B": "b"}, rounds=3)
+    assert order == ["a", "b"] * 3
+    assert latency["A"] == {"median_ms": 3.0, "p90_ms": 4.0, "round_medians_ms": [3.0, 10.0, 3.0]}
+    assert latency["B"]["median_ms"] == 4.0
+
+
 def test_model_card_lists_every_sitting():
     sys.path.insert(0, str(TOOLS))
     try:
