@@ -133,6 +133,18 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert wrong.returncode != 0 and "holds 1 network(s) but 2 were described" in wrong.stderr
 
 
+def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
+    sys.path.insert(0, str(TOOLS))
+    try:
+        from train_reference import best_logged
+    finally:
+        sys.path.remove(str(TOOLS))
+    log = tmp_path / "log.csv"
+    assert best_logged(log) is None  # a new run: the first epoch is the best so far
+    log.write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.4,0.52\n2,0.5,0.47\n")
+    assert best_logged(log) == 0.52  # the threshold a resumed run's ModelCheckpoint must beat
+
+
 def test_ensemble_rule_respects_the_limits():
     sys.path.insert(0, str(TOOLS))
     try:

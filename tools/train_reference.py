@@ -101,6 +101,21 @@ class PlannedCosine:
         return self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def best_logged(log_csv: Path, monitor: str = "val_accuracy") -> float | None:
+    """The best ``monitor`` value among the epochs already in ``log_csv`` (None for a new run).
+
+    A resumed run starts a fresh ``ModelCheckpoint``; without this threshold its first epoch would
+    overwrite ``best.keras`` even when an epoch before the interruption was better.
+    """
+    import csv
+
+    if not log_csv.exists():
+        return None
+    with open(log_csv, newline="") as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+    return max(values) if values else None
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import keras
@@ -191,7 +206,8 @@ def main(argv=None) -> dict:
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.LearningRateScheduler(schedule),
         Planner(),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True, initial_value_threshold=best_logged(run_dir / "log.csv")),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
     model.fit(
