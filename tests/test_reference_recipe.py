@@ -141,7 +141,7 @@ def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
         sys.path.remove(str(TOOLS))
     log = tmp_path / "log.csv"
     assert best_logged(log) is None  # a new run: the first epoch is the best so far
-    log.write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.4,0.52\n2,0.5,0.47\n")
+    log.write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.4,0.52\n2,0.5,NA\n3,0.5,0.47\n")
     assert best_logged(log) == 0.52  # the threshold a resumed run's ModelCheckpoint must beat
 
 
@@ -167,17 +167,24 @@ def test_latency_is_the_median_of_round_medians(monkeypatch):
         sys.path.remove(str(TOOLS))
     clock = {"now": 0.0, "calls": 0}
 
-    class SlowerEachRound:  # a fake model on a fake clock: 1, 2, 3 ms per call in rounds 1, 2, 3
+    class SlowerEachRound:  # a fake model on a fake clock; rounds of 10 calls after 20 warm-up calls
         def predict_on_batch(self, x):
             assert x.shape == (1, 48, 48, 1) and x.dtype == np.uint8
             clock["calls"] += 1
-            timed = max(0, clock["calls"] - 21)  # after the 20 warm-up calls, rounds of 10
-            clock["now"] += 0.001 * (timed // 10 + 1)
+            timed = clock["calls"] - 21
+            if timed < 0:
+                ms = 1.0
+            elif timed < 10:  # round 1: every call 1 ms
+                ms = 1.0
+            else:  # rounds 2 and 3: six slow calls (5 ms, then 6 ms) and four fast ones
+                ms = (5.0 if timed < 20 else 6.0) if timed % 10 < 6 else 1.0
+            clock["now"] += ms / 1000
 
     monkeypatch.setattr(evaluate_reference.time, "perf_counter", lambda: clock["now"])
     latency = evaluate_reference.per_face_latency_ms(SlowerEachRound(), repeats=10, rounds=3)
-    assert latency["round_medians_ms"] == [1.0, 2.0, 3.0]
-    assert latency["median_ms"] == 2.0 and latency["p90_ms"] == 3.0
+    assert latency["round_medians_ms"] == [1.0, 5.0, 6.0]
+    assert latency["median_ms"] == 5.0  # the median of all 30 calls would be 1.0
+    assert latency["p90_ms"] == 6.0
 
 
 def test_candidates_are_timed_in_turns(monkeypatch):
@@ -220,6 +227,9 @@ def test_model_card_lists_every_sitting():
     assert "77 epochs, 217 minutes" in card
     assert "*default*" in card and "*weak*" in card
     assert "one network with horizontal-flip" in card
+    timed = {**metrics["latency_per_face"], "median_ms": 4.1, "round_medians_ms": [4.0, 4.1, 6.3]}
+    assert "median of 3 rounds' medians: 4.0, 4.1, 6.3 ms" in model_card(
+        {**metrics, "members": [[first, second]], "networks": 1, "flip_tta": True, "latency_per_face": timed})
 
     third = {"command": "python tools/train_reference.py --data data/fer2013 --recipe vgg-slim", "epochs_run": 60,
              "minutes_this_sitting": 118.0, "augment": "default", "recipe": "vgg-slim", "params": 1057063,

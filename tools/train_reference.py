@@ -111,8 +111,13 @@ def best_logged(log_csv: Path, monitor: str = "val_accuracy") -> float | None:
 
     if not log_csv.exists():
         return None
+    values = []
     with open(log_csv, newline="") as f:
-        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+        for row in csv.DictReader(f):
+            try:
+                values.append(float(row[monitor]))
+            except (KeyError, TypeError, ValueError):  # an epoch without the metric (CSVLogger writes "NA")
+                continue
     return max(values) if values else None
 
 
