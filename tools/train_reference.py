@@ -105,20 +105,18 @@ def best_logged(log_csv: Path, monitor: str = "val_accuracy") -> float | None:
     """The best ``monitor`` value among the epochs already in ``log_csv`` (None for a new run).
 
     A resumed run starts a fresh ``ModelCheckpoint``; without this threshold its first epoch would
-    overwrite ``best.keras`` even when an epoch before the interruption was better.
+    overwrite ``best.keras`` even when an epoch before the interruption was better. The log is read
+    as ``helpers.training.train`` reads its own when it resumes (an epoch logged twice counts once).
     """
-    import csv
+    import pandas as pd
 
-    if not log_csv.exists():
+    from helpers.training import _read_log
+
+    log = _read_log(log_csv)
+    if monitor not in log:
         return None
-    values = []
-    with open(log_csv, newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                values.append(float(row[monitor]))
-            except (KeyError, TypeError, ValueError):  # an epoch without the metric (CSVLogger writes "NA")
-                continue
-    return max(values) if values else None
+    values = pd.to_numeric(log[monitor], errors="coerce").dropna()  # CSVLogger writes "NA" for a missing metric
+    return float(values.max()) if len(values) else None
 
 
 def main(argv=None) -> dict:
