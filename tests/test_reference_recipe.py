@@ -86,6 +86,22 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert again.returncode != 0 and "finished run" in again.stderr, "a finished run is not silently retrained"
 
+    # a distillation sitting: the exported model teaches a student that starts from the same network
+    student_dir, student = tmp_path / "student", tmp_path / "student.keras"
+    distilled = subprocess.run(
+        _train_cmd(tiny_csv, student_dir, "--epochs", "1", "--teacher", str(tmp_path / "model_plain.keras"),
+                   "--init-from", str(run_dir / "best.keras"), "--export", str(student)),
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert distilled.returncode == 0, distilled.stdout[-3000:] + distilled.stderr[-3000:]
+    assert "teacher:" in distilled.stdout
+    sitting = json.loads((student_dir / "result.json").read_text())
+    assert sitting["teacher"] == [str(tmp_path / "model_plain.keras")] and sitting["teacher_weight"] == 0.5
+    assert np.asarray(load_model(student).predict(faces, verbose=0)).shape == (5, len(CLASS_NAMES))
+    refused = subprocess.run(_train_cmd(tiny_csv, tmp_path / "refused", "--teacher", str(export), "--augment", "none"),
+                             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "--teacher needs augmentation" in refused.stderr
+
     evaluated = subprocess.run(
         [sys.executable, str(TOOLS / "evaluate_reference.py"), str(export), "--data", str(tiny_csv),
          "--run-dir", str(run_dir)],
@@ -145,6 +161,43 @@ def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
     assert best_logged(log) == 0.52  # the threshold a resumed run's ModelCheckpoint must beat
 
 
+def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_faces():
+    sys.path.insert(0, str(TOOLS))
+    try:
+        from train_reference import distillation_batches
+    finally:
+        sys.path.remove(str(TOOLS))
+    import keras
+
+    from helpers.training import one_hot
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 48, 48, 1)).astype("uint8")
+    labels = np.arange(10) % 7
+    teacher = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(7, activation="softmax")])
+
+    def brighter(x, training):  # a stand-in augmentation, easy to undo
+        assert training
+        return keras.ops.convert_to_tensor(x + 1.0)
+
+    batches = distillation_batches(images, labels, teacher, brighter, batch_size=4, weight=0.3, seed=1)
+    assert len(batches) == 3  # 4 + 4 + 2: no face is dropped
+    epoch = [batches[i] for i in range(len(batches))]
+    order = batches.order.copy()  # the shuffle this epoch used
+    faces = np.concatenate([x for x, _ in epoch])
+    targets = np.concatenate([y for _, y in epoch])
+    np.testing.assert_array_equal(faces, images[order].astype("float32") + 1)  # augmented, every face once
+    expected = 0.7 * one_hot(labels[order]) + 0.3 * np.asarray(teacher.predict_on_batch(faces))
+    np.testing.assert_allclose(targets, expected, atol=1e-5)  # the teacher labels the augmented faces
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+
+    batches.on_epoch_end()
+    assert sorted(batches.order) == list(range(10)) and list(batches.order) != list(order)  # reshuffled
+    again = distillation_batches(images, labels, teacher, brighter, batch_size=4, weight=0.3, seed=1)
+    np.testing.assert_array_equal(again.order, order)  # seeded
+
+
 def test_ensemble_rule_respects_the_limits():
     sys.path.insert(0, str(TOOLS))
     try:
@@ -190,23 +243,26 @@ def test_latency_is_the_median_of_round_medians(monkeypatch):
 def test_candidates_are_timed_in_turns(monkeypatch):
     sys.path.insert(0, str(TOOLS))
     try:
-        import ensemble_reference
         import evaluate_reference
     finally:
         sys.path.remove(str(TOOLS))
+    clock = {"now": 0.0, "timed": 0}
     order = []
-    slow_spell = {2}  # the machine is busy during the third measurement only
 
-    def fake_latency(model, rounds):
-        order.append(model)
-        ms = 10.0 if len(order) - 1 in slow_spell else {"a": 3.0, "b": 4.0}[model]
-        return {"median_ms": ms, "p90_ms": ms + 1}
+    class Fake:  # a model on a fake clock; the machine is busy during the third timed block of calls only
+        def __init__(self, name: str, ms: float):
+            self.name, self.ms = name, ms
 
-    monkeypatch.setattr(evaluate_reference, "per_face_latency_ms", fake_latency)
-    latency = ensemble_reference.interleaved_latency({"A": "a", "B": "b"}, rounds=3)
-    assert order == ["a", "b"] * 3
-    assert latency["A"] == {"median_ms": 3.0, "p90_ms": 4.0, "round_medians_ms": [3.0, 10.0, 3.0]}
-    assert latency["B"]["median_ms"] == 4.0
+        def predict_on_batch(self, x):
+            order.append(self.name)
+            busy = 40 + 2 * 5 <= len(order) < 40 + 3 * 5  # after 2 x 20 warm-up calls, blocks of 5
+            clock["now"] += (10.0 if busy else self.ms) / 1000
+
+    monkeypatch.setattr(evaluate_reference.time, "perf_counter", lambda: clock["now"])
+    latency = evaluate_reference.latency_in_turns({"A": Fake("a", 3.0), "B": Fake("b", 4.0)}, repeats=5, rounds=3)
+    assert order[40:] == (["a"] * 5 + ["b"] * 5) * 3  # one block of each per round
+    assert latency["A"] == {"median_ms": 3.0, "p90_ms": 10.0, "round_medians_ms": [3.0, 10.0, 3.0]}
+    assert latency["B"] == {"median_ms": 4.0, "p90_ms": 4.0, "round_medians_ms": [4.0, 4.0, 4.0]}
 
 
 def test_model_card_lists_every_sitting():
@@ -227,6 +283,13 @@ def test_model_card_lists_every_sitting():
     assert "77 epochs, 217 minutes" in card
     assert "*default*" in card and "*weak*" in card
     assert "one network with horizontal-flip" in card
+    assert "distilled" not in card
+    taught = {**second, "teacher": ["runs/next/fer_reference_plain.keras", "runs/slim2/fer_reference_plain.keras"],
+              "teacher_weight": 0.5}
+    assert ("Network 1, sitting 2 was **distilled** (`--teacher`): each augmented training face's target was 50 % "
+            "its label and 50 % the probabilities of `runs/next/fer_reference_plain.keras` and "
+            "`runs/slim2/fer_reference_plain.keras`") in model_card(
+        {**metrics, "members": [[first, taught]], "networks": 1, "flip_tta": True})
     timed = {**metrics["latency_per_face"], "median_ms": 4.1, "round_medians_ms": [4.0, 4.1, 6.3]}
     assert "median of 3 rounds' medians: 4.0, 4.1, 6.3 ms" in model_card(
         {**metrics, "members": [[first, second]], "networks": 1, "flip_tta": True, "latency_per_face": timed})

@@ -37,6 +37,26 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 
+def serving_networks(paths: list) -> list:
+    """The network in each model file, batch norm folded for serving (``member_1``, ``member_2``, ...).
+
+    Raises:
+        SystemExit: a file holds more than one network (an ensemble): give each network's own file.
+    """
+    from helpers.explain import networks_in
+    from helpers.models import fold_batch_norm
+    from helpers.training import load_model
+
+    networks = []
+    for i, path in enumerate(paths, 1):
+        inside = networks_in(load_model(path))
+        if len(inside) != 1:
+            raise SystemExit(f"{path} holds {len(inside)} networks; give each network's own file "
+                             "(train_reference.py --export writes one per run).")
+        networks.append(fold_batch_norm(inside[0], name=f"member_{i}"))  # nested models need distinct names
+    return networks
+
+
 def candidates(networks: list) -> dict:
     """Name -> model: each network alone and all of them averaged, each without and with flip-TTA."""
     from helpers.models import ensemble, with_flip_tta
@@ -50,28 +70,6 @@ def candidates(networks: list) -> dict:
         out["ensemble + flip"] = ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks],
                                           name="fer_reference")
     return out
-
-
-def interleaved_latency(models: dict, rounds: int = 3) -> dict:
-    """Per-face latency of every candidate, measured in turns (one round of each, ``rounds`` times).
-
-    Single-face timings on a shared 2-core machine drift by tens of percent over minutes; measured
-    in turns, a slow spell falls on every candidate instead of deciding the 5 ms limit for one.
-    Each candidate gets the median of its rounds' medians (``median_ms``) and the median of its
-    rounds' 90th percentiles (``p90_ms``).
-    """
-    import statistics
-
-    from evaluate_reference import per_face_latency_ms
-
-    per_round = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            per_round[name].append(per_face_latency_ms(model, rounds=1))
-    return {name: {"median_ms": round(statistics.median(r["median_ms"] for r in runs), 2),
-                   "p90_ms": round(statistics.median(r["p90_ms"] for r in runs), 2),
-                   "round_medians_ms": [r["median_ms"] for r in runs]}
-            for name, runs in per_round.items()}
 
 
 def choose(rows: dict, max_ms: float, max_mb: float) -> str:
@@ -93,22 +91,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=42, help="as given to train_reference.py (it seeds the split)")
     args = ap.parse_args(argv)
 
-    from evaluate_reference import evaluate
+    from evaluate_reference import evaluate, latency_in_turns
     from helpers.data import course_splits, load_fer2013
-    from helpers.explain import networks_in
-    from helpers.models import fold_batch_norm
     from helpers.pretrained import sha256_of
-    from helpers.training import load_model
 
     # the validation split train_reference.py held out (same fraction and seed)
     val = course_splits(load_fer2013(args.data), args.val_fraction, args.seed)["val"]
-    networks = []
-    for i, path in enumerate(args.members, 1):
-        inside = networks_in(load_model(path))
-        if len(inside) != 1:
-            raise SystemExit(f"{path} holds {len(inside)} networks; give each network's own file "
-                             "(train_reference.py --export writes one per run).")
-        networks.append(fold_batch_norm(inside[0], name=f"member_{i}"))  # nested models need distinct names
+    networks = serving_networks(args.members)
 
     rows, files, models = {}, {}, candidates(networks)
     out = Path(args.out)
@@ -123,7 +112,7 @@ def main(argv=None) -> dict:
                 "val_disgust_recall": m["per_class"]["disgust"]["recall"],
                 "size_mb": round(path.stat().st_size / 1e6, 2),
             }
-        for name, latency in interleaved_latency(models).items():
+        for name, latency in latency_in_turns(models).items():
             rows[name]["latency"] = latency
             r = rows[name]
             print(f"{name:18s} val {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "

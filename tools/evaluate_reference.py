@@ -33,27 +33,43 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))  # train_reference's --augment settings, for the card
 
 
-def per_face_latency_ms(model, repeats: int = 200, rounds: int = 3) -> dict:
-    """Time to classify one face (batch of 1) with a compiled call: the median of ``rounds`` rounds'
-    medians (one round disturbed by other work on the machine does not decide it) and the 90th
-    percentile of all calls."""
+def latency_in_turns(models: dict, repeats: int = 200, rounds: int = 3) -> dict:
+    """Time to classify one face (batch of 1, a compiled call) for each of ``models``, in turns.
+
+    Each round times ``repeats`` calls of every model, one model after the other, ``rounds``
+    times. Single-face timings on a shared 2-core machine drift by tens of percent over minutes:
+    in turns, a slow spell falls on every model instead of deciding a limit for one. Each model
+    gets the median of its rounds' medians (``median_ms``: one disturbed round does not decide
+    it), the 90th percentile of all its calls (``p90_ms``) and ``round_medians_ms``.
+    """
     import numpy as np
 
     x = np.random.default_rng(0).integers(0, 256, (1, 48, 48, 1)).astype("uint8")
-    for _ in range(20):
-        model.predict_on_batch(x)
-    medians, times = [], []
-    for _ in range(rounds):
-        these = []
-        for _ in range(repeats):
-            t = time.perf_counter()
+    for model in models.values():
+        for _ in range(20):  # warm up: the first calls build and compile
             model.predict_on_batch(x)
-            these.append((time.perf_counter() - t) * 1000)
-        medians.append(statistics.median(these))
-        times += these
-    times.sort()
-    return {"median_ms": round(statistics.median(medians), 2), "p90_ms": round(times[int(0.9 * len(times))], 2),
-            "round_medians_ms": [round(m, 2) for m in medians]}
+    calls = {name: [] for name in models}  # name -> one list of times per round
+    for _ in range(rounds):
+        for name, model in models.items():
+            these = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                model.predict_on_batch(x)
+                these.append((time.perf_counter() - t) * 1000)
+            calls[name].append(these)
+    out = {}
+    for name, per_round in calls.items():
+        medians = [statistics.median(r) for r in per_round]
+        every = sorted(t for r in per_round for t in r)
+        out[name] = {"median_ms": round(statistics.median(medians), 2),
+                     "p90_ms": round(every[int(0.9 * len(every))], 2),
+                     "round_medians_ms": [round(m, 2) for m in medians]}
+    return out
+
+
+def per_face_latency_ms(model, repeats: int = 200, rounds: int = 3) -> dict:
+    """:func:`latency_in_turns` for one model (the card's number)."""
+    return latency_in_turns({"model": model}, repeats, rounds)["model"]
 
 
 def evaluate(model, split) -> dict:
@@ -162,6 +178,11 @@ def model_card(m: dict) -> str:
 
     notes = "".join(f"\nNetwork {k}, sitting {i}: {tr['note']}\n" for k, member in enumerate(members, 1)
                     for i, tr in enumerate(member, 1) if tr.get("note"))
+    notes += "".join(
+        f"\nNetwork {k}, sitting {i} was **distilled** (`--teacher`): each augmented training face's target was "
+        f"{round(100 * (1 - tr['teacher_weight']))} % its label and {round(100 * tr['teacher_weight'])} % the probabilities of "
+        f"{' and '.join(f'`{path}`' for path in tr['teacher'])} for that face (averaged, each with flip-TTA).\n"
+        for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1) if tr.get("teacher"))
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
         for c, x in t["per_class"].items()
