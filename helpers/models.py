@@ -165,6 +165,16 @@ def ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Mod
     return keras.Model(inputs, out, name=name)
 
 
+def _foldable(layer, after) -> bool:
+    """Whether the batch norm ``after`` can be folded into ``layer`` (a linear convolution or dense layer)."""
+    from keras import layers
+
+    return (isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense))
+            and layer.get_config().get("activation") == "linear"
+            and isinstance(after, layers.BatchNormalization) and after.center and after.scale
+            and after.axis in (-1, len(after.input.shape) - 1))
+
+
 def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
     """A float32 serving copy of a trained chain-shaped model (the course's builders): same outputs, faster.
 
@@ -189,12 +199,6 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
         raise ValueError(f"fold_batch_norm needs a single chain of layers; {model.name!r} is not one. "
                          "Fold each network first, then wrap them (with_flip_tta, ensemble).")
 
-    def foldable(layer, after) -> bool:
-        return (isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.Dense))
-                and layer.get_config().get("activation") == "linear"
-                and isinstance(after, layers.BatchNormalization) and after.center and after.scale
-                and after.axis in (-1, len(after.input.shape) - 1))
-
     def copy(layer, **changes):
         """A fresh float32 layer with ``layer``'s settings (the copy shares nothing with the model)."""
         return type(layer).from_config({**layer.get_config(), "dtype": "float32", **changes})
@@ -206,7 +210,7 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
         i += 1
         if isinstance(layer, (Augmentation, layers.Dropout)):  # SpatialDropout2D is a Dropout
             continue  # identity at inference
-        if foldable(layer, after):
+        if _foldable(layer, after):
             gamma, beta, mean, var = (np.asarray(w, "float32") for w in after.get_weights())
             s = gamma / np.sqrt(var + after.epsilon)
             weights = [np.asarray(w, "float32") for w in layer.get_weights()]
@@ -229,6 +233,43 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
                          "fold_batch_norm handles chains of layers (the course's builders), and this model "
                          "is probably not one (branches, or layers that behave differently at inference).")
     return served
+
+
+def load_folded_weights(network: keras.Model, served: keras.Model) -> None:
+    """Give ``network`` the weights of ``served``, a :func:`fold_batch_norm` copy of a network built
+    the same way, so that a served model can be trained further.
+
+    Each convolution or dense layer takes the folded kernel, and the batch norm after it becomes
+    the identity plus the folded bias (gamma 1, beta the bias, moving mean 0, moving variance
+    1 - epsilon): the same outputs at inference. In training, the batch norms then learn their
+    batch statistics again.
+
+    Raises:
+        ValueError: ``network`` was not built like the network ``served`` was folded from.
+    """
+    import numpy as np
+    from keras import layers
+
+    chain = [l for l in network.layers if not isinstance(l, layers.InputLayer)]
+    for layer, after in zip(chain, chain[1:] + [None]):
+        if not layer.weights or isinstance(layer, layers.BatchNormalization):
+            continue  # no weights, or set with the layer before it
+        try:
+            weights = served.get_layer(layer.name).get_weights()
+            if _foldable(layer, after):
+                bias = weights.pop()
+                weights += [np.zeros_like(bias)] if layer.use_bias else []
+                after.set_weights([np.ones_like(bias), bias, np.zeros_like(bias), np.full_like(bias, 1 - after.epsilon)])
+            layer.set_weights(weights)
+        except ValueError as error:  # no such layer, or other weights
+            raise ValueError(f"{served.name!r} was not folded from a network built like {network.name!r} "
+                             f"(at layer {layer.name!r}: {error})") from None
+    faces = np.random.default_rng(0).integers(0, 256, (8, *INPUT_SHAPE)).astype("float32")
+    gap = float(np.abs(np.asarray(network(faces, training=False), "float32")
+                       - np.asarray(served(faces, training=False), "float32")).max())
+    if gap > (1e-3 if network.dtype_policy.compute_dtype == "float32" else 5e-2):  # bfloat16 rounds
+        raise ValueError(f"{network.name!r} with the weights of {served.name!r} differs from it by up to {gap:.2g} "
+                         "in probability: they are not the same architecture.")
 
 
 def count_params(model: keras.Model) -> int:

@@ -145,6 +145,29 @@ def test_folding_batch_norm_keeps_the_outputs(kind, faces):
         models.fold_batch_norm(models.with_flip_tta(model))
 
 
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_a_folded_model_unfolds_into_a_trainable_network(kind, faces):
+    import keras
+
+    from helpers import models
+
+    model = models.build_model(kind)
+    data = np.random.default_rng(4).integers(0, 256, (64, 48, 48, 1)).astype("float32")
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(data, keras.utils.to_categorical(np.arange(64) % 7, 7), epochs=1, batch_size=16, verbose=0)
+    served = models.fold_batch_norm(model)
+
+    again = models.build_model(kind)  # fresh weights, batch norms included: trainable
+    models.load_folded_weights(again, served)
+    np.testing.assert_allclose(again.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
+    again.compile(optimizer="adam", loss="categorical_crossentropy")
+    again.fit(data, keras.utils.to_categorical(np.arange(64) % 7, 7), epochs=1, batch_size=16, verbose=0)
+
+    other = "compact" if kind != "compact" else "vgg"
+    with pytest.raises(ValueError, match="not folded from a network built like|not the same architecture|shape"):
+        models.load_folded_weights(models.build_model(other), served)
+
+
 def test_folding_copies_a_sequential_model_and_keeps_activations(faces):
     import keras
     from keras import layers

@@ -149,6 +149,19 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert wrong.returncode != 0 and "holds 1 network(s) but 2 were described" in wrong.stderr
 
 
+def test_the_shipped_model_can_be_trained_further(tiny_csv, tmp_path):
+    # data/fer_reference.keras is a serving export (batch norm folded): --init-from unfolds it
+    run_dir = tmp_path / "further"
+    cmd = _train_cmd(tiny_csv, run_dir, "--recipe", "vgg-default", "--epochs", "1", "--augment", "none",
+                     "--init-from", str(ROOT / "data" / "fer_reference.keras"))
+    done = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "initialised from" in done.stdout and _logged_epochs(run_dir) == [0]
+    wrong = subprocess.run(_train_cmd(tiny_csv, tmp_path / "wrong", "--init-from", str(ROOT / "data" / "fer_reference.keras")),
+                           cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
+    assert wrong.returncode != 0 and "does not match --recipe compact" in wrong.stderr
+
+
 def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
     sys.path.insert(0, str(TOOLS))
     try:

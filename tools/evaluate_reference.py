@@ -229,7 +229,7 @@ sitting starts from the previous one's best model (`--init-from`) with a fresh w
 {notes}{selection_rows}
 Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
 Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
-the planned epochs), categorical cross-entropy, augmentation inside the model, best epoch by
+the planned epochs), categorical cross-entropy, augmentation {"inside the model (in a distilled sitting: applied to each batch before the teacher and the network see it)" if any(tr.get("teacher") for tr in sittings) else "inside the model"}, best epoch by
 validation accuracy. Settings (one value, or one per sitting): decoupled weight decay
 {each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
 Augmentation: {"; ".join(f"*{a}*: {describe_augmentation(a)}" for a in dict.fromkeys(t.get('augment', 'default') for t in sittings))}.

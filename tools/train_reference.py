@@ -86,7 +86,7 @@ def parse_args(argv=None):
                    help="mixed_bfloat16 trains ~3x faster on CPUs with AMX/AVX512-BF16; the export is float32")
     p.add_argument("--init-from", default=None,
                    help="start from the weights of a .keras model with the same architecture (e.g. the shipped "
-                        "model, to continue training it in a later sitting)")
+                        "model, to continue training it in a later sitting; a folded serving export is unfolded)")
     p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
                    help="distil: train on targets that mix the labels with the probabilities of these trained "
                         "models (averaged, each with flip-TTA) on the same augmented faces")
@@ -238,13 +238,15 @@ def main(argv=None) -> dict:
 
     model = build()
     if args.init_from:
-        source = load_model(args.init_from)  # the course's loader: safe_mode, clear errors
+        inside = unwrap(load_model(args.init_from))  # the course's loader; the network inside a flip-TTA wrapper
         try:
-            model.set_weights(unwrap(source).get_weights())  # the network inside a flip-TTA wrapper
+            if any(isinstance(l, keras.layers.BatchNormalization) for l in inside.layers):
+                model.set_weights(inside.get_weights())
+            else:  # a serving export (batch norm folded, e.g. the shipped model): unfold it
+                models.load_folded_weights(model, inside)
         except ValueError as error:
             raise SystemExit(f"--init-from {args.init_from}: its network does not match --recipe {args.recipe} "
-                             f"({error}).\nUse the recipe it was trained with. A serving export (batch norm folded, "
-                             "e.g. from tools/ensemble_reference.py) cannot be trained further: start from its run's best.keras.")
+                             f"({error}).\nUse the recipe it was trained with.")
         print(f"initialised from {args.init_from}", flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None),
