@@ -182,8 +182,8 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
     ``s = gamma / sqrt(variance + epsilon)`` and ``t = beta - mean * s``, so it can be folded into
     the convolution or dense layer before it (kernel times ``s``, bias ``t``) when that layer has
     no activation of its own. Layers that do nothing at inference (augmentation, dropout) are left
-    out; every other layer is copied. The copy is for predicting only: it cannot be trained further
-    as the original was. Give each copy its own ``name`` when several go into one model (an ensemble).
+    out; every other layer is copied. To train the copy further, load it into a freshly built
+    network with :func:`load_folded_weights`. Give each copy its own ``name`` when several go into one model (an ensemble).
 
     Raises:
         ValueError: ``model`` is not a single chain of layers (e.g. a TTA wrapper or an
@@ -235,14 +235,17 @@ def fold_batch_norm(model: keras.Model, name: str | None = None) -> keras.Model:
     return served
 
 
-def load_folded_weights(network: keras.Model, served: keras.Model) -> None:
+def load_folded_weights(network: keras.Model, served: keras.Model, faces: np.ndarray) -> None:
     """Give ``network`` the weights of ``served``, a :func:`fold_batch_norm` copy of a network built
     the same way, so that a served model can be trained further.
 
-    Each convolution or dense layer takes the folded kernel, and the batch norm after it becomes
-    the identity plus the folded bias (gamma 1, beta the bias, moving mean 0, moving variance
-    1 - epsilon): the same outputs at inference. In training, the batch norms then learn their
-    batch statistics again.
+    Each folded convolution or dense layer gets the folded kernel back, and its batch norm is
+    rebuilt from ``faces`` (a few thousand training faces, raw pixels): with ``z`` the layer's
+    output on them, per channel, moving mean ``mean(z)``, moving variance ``var(z)``, gamma
+    ``sqrt(var(z) + epsilon)`` and beta the folded bias plus ``mean(z)``. At inference that is
+    exactly the served model; in training (batch statistics) it is the same network on faces like
+    these, so training continues from where the served model is. Every other layer, a batch norm
+    that was not folded included, is copied.
 
     Raises:
         ValueError: ``network`` was not built like the network ``served`` was folded from.
@@ -251,22 +254,37 @@ def load_folded_weights(network: keras.Model, served: keras.Model) -> None:
     from keras import layers
 
     chain = [l for l in network.layers if not isinstance(l, layers.InputLayer)]
-    for layer, after in zip(chain, chain[1:] + [None]):
-        if not layer.weights or isinstance(layer, layers.BatchNormalization):
-            continue  # no weights, or set with the layer before it
+    served_names = {l.name for l in served.layers}
+    folded = {layer.name: after for layer, after in zip(chain, chain[1:] + [None])
+              if _foldable(layer, after) and after.name not in served_names}  # conv/dense name -> its batch norm
+    outputs = {name: served.get_layer(name).output for name in folded if name in served_names}
+    probe = keras.Model(served.inputs, outputs) if outputs else None
+    sums = {name: 0.0 for name in outputs}
+    squares = {name: 0.0 for name in outputs}
+    for start in range(0, len(faces), 256) if probe else ():
+        for name, y in probe.predict_on_batch(np.asarray(faces[start:start + 256], "float32")).items():
+            y = np.asarray(y, "float64").reshape(-1, y.shape[-1])  # every position, per channel
+            sums[name] = sums[name] + y.sum(axis=0)
+            squares[name] = squares[name] + (y ** 2).sum(axis=0)
+    for layer in chain:
+        if not layer.weights or layer in folded.values():
+            continue  # no weights, or a folded batch norm (rebuilt with its layer)
         try:
             weights = served.get_layer(layer.name).get_weights()
-            if _foldable(layer, after):
-                bias = weights.pop()
+            if layer.name in folded:
+                bn, bias = folded[layer.name], weights.pop()
+                n = len(faces) * int(np.prod(served.get_layer(layer.name).output.shape[1:-1]))  # values per channel
+                mean = sums[layer.name] / n - bias  # of z = the served output without its folded bias
+                var = np.maximum(squares[layer.name] / n - (sums[layer.name] / n) ** 2, 0.0)
                 weights += [np.zeros_like(bias)] if layer.use_bias else []
-                after.set_weights([np.ones_like(bias), bias, np.zeros_like(bias), np.full_like(bias, 1 - after.epsilon)])
+                bn.set_weights([np.sqrt(var + bn.epsilon), bias + mean, mean, var])
             layer.set_weights(weights)
         except ValueError as error:  # no such layer, or other weights
             raise ValueError(f"{served.name!r} was not folded from a network built like {network.name!r} "
                              f"(at layer {layer.name!r}: {error})") from None
-    faces = np.random.default_rng(0).integers(0, 256, (8, *INPUT_SHAPE)).astype("float32")
-    gap = float(np.abs(np.asarray(network(faces, training=False), "float32")
-                       - np.asarray(served(faces, training=False), "float32")).max())
+    probe_faces = np.asarray(faces[:8], "float32")
+    gap = float(np.abs(np.asarray(network(probe_faces, training=False), "float32")
+                       - np.asarray(served(probe_faces, training=False), "float32")).max())
     if gap > (1e-3 if network.dtype_policy.compute_dtype == "float32" else 5e-2):  # bfloat16 rounds
         raise ValueError(f"{network.name!r} with the weights of {served.name!r} differs from it by up to {gap:.2g} "
                          "in probability: they are not the same architecture.")

@@ -158,14 +158,54 @@ def test_a_folded_model_unfolds_into_a_trainable_network(kind, faces):
     served = models.fold_batch_norm(model)
 
     again = models.build_model(kind)  # fresh weights, batch norms included: trainable
-    models.load_folded_weights(again, served)
+    models.load_folded_weights(again, served, data)
     np.testing.assert_allclose(again.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
     again.compile(optimizer="adam", loss="categorical_crossentropy")
     again.fit(data, keras.utils.to_categorical(np.arange(64) % 7, 7), epochs=1, batch_size=16, verbose=0)
 
     other = "compact" if kind != "compact" else "vgg"
     with pytest.raises(ValueError, match="not folded from a network built like|not the same architecture|shape"):
-        models.load_folded_weights(models.build_model(other), served)
+        models.load_folded_weights(models.build_model(other), served, data)
+
+
+def test_an_unfolded_network_trains_from_where_the_served_one_is():
+    import keras
+    from keras import layers
+
+    from helpers import models
+
+    def chain(kept: bool):  # no dropout, so training mode differs from inference only in the batch norms
+        relu_block = [layers.Conv2D(8, 3, activation="relu", name="conv_relu"), layers.BatchNormalization(name="kept_bn")]
+        return keras.Sequential([
+            keras.Input((48, 48, 1)), layers.Rescaling(1 / 255, name="rescale"),
+            layers.Conv2D(8, 3, use_bias=False, name="conv"), layers.BatchNormalization(name="conv_bn"),
+            layers.Activation("relu", name="relu"), *(relu_block if kept else []),
+            layers.GlobalAveragePooling2D(name="pool"), layers.Dense(16, name="dense"),
+            layers.BatchNormalization(name="dense_bn"), layers.Dense(7, activation="softmax", name="probabilities")])
+
+    rng = np.random.default_rng(5)
+    faces = rng.integers(0, 256, (64, 48, 48, 1)).astype("float32")
+    for kept in (True, False):
+        model = chain(kept)
+        for layer in model.layers:  # batch norms far from the identity, one gamma negative
+            if isinstance(layer, layers.BatchNormalization):
+                gamma, beta, mean, var = layer.get_weights()
+                gamma = rng.uniform(0.5, 2.0, gamma.shape).astype("float32")
+                gamma[0] = -gamma[0]
+                layer.set_weights([gamma, rng.normal(0, 1, beta.shape).astype("float32"),
+                                   rng.normal(0, 1, mean.shape).astype("float32"),
+                                   rng.uniform(0.5, 2, var.shape).astype("float32")])
+        served = models.fold_batch_norm(model)
+        assert ("kept_bn" in [l.name for l in served.layers]) == kept  # after a conv with its own ReLU: not folded
+
+        again = chain(kept)
+        models.load_folded_weights(again, served, faces)
+        expected = served.predict(faces, verbose=0)
+        np.testing.assert_allclose(again.predict(faces, verbose=0), expected, atol=1e-5)
+    # With every batch norm folded, training mode (the batch's statistics) on the faces it was rebuilt
+    # from gives the served model's outputs too: training goes on from where the served model is,
+    # instead of from batch norms that start over.
+    np.testing.assert_allclose(np.asarray(again(faces, training=True)), expected, atol=1e-4)
 
 
 def test_folding_copies_a_sequential_model_and_keeps_activations(faces):

@@ -6,7 +6,7 @@
 Each member is a model written by ``tools/train_reference.py --export`` (with or without its flip
 wrapper: the network inside is used), prepared for serving with ``helpers.models.fold_batch_norm``
 (batch norm folded into the convolutions, augmentation and dropout left out: the same outputs,
-about 15-20 % faster per face on 2 CPU cores; the result predicts but cannot be trained further).
+about 15-20 % faster per face on 2 CPU cores; ``--init-from`` in ``train_reference.py`` unfolds it to train it further).
 The candidates are every member alone and the average of all members (``helpers.models.ensemble``),
 each with and without flip test-time augmentation (``helpers.models.with_flip_tta``). For each
 candidate this measures, on the *validation* split that ``train_reference.py`` held out of

@@ -176,13 +176,19 @@ def model_card(m: dict) -> str:
                   for v in (tr.get(key, "?") for tr in sittings)]
         return values[0] if len(set(values)) == 1 else " / ".join(values)
 
-    notes = "".join(f"\nNetwork {k}, sitting {i}: {tr['note']}\n" for k, member in enumerate(members, 1)
-                    for i, tr in enumerate(member, 1) if tr.get("note"))
-    notes += "".join(
-        f"\nNetwork {k}, sitting {i} was **distilled** (`--teacher`): each augmented training face's target was "
-        f"{round(100 * (1 - tr['teacher_weight']))} % its label and {round(100 * tr['teacher_weight'])} % the probabilities of "
-        f"{' and '.join(f'`{path}`' for path in tr['teacher'])} for that face (averaged, each with flip-TTA).\n"
-        for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1) if tr.get("teacher"))
+    def sitting_notes(k: int, i: int, tr: dict) -> str:
+        """How a sitting was distilled (from its recorded settings), then its hand-written note."""
+        out = ""
+        if tr.get("teacher"):
+            out += (f"\nNetwork {k}, sitting {i} was **distilled** (`--teacher`): each augmented training face's target "
+                    f"was {round(100 * (1 - tr['teacher_weight']))} % its label and {round(100 * tr['teacher_weight'])} % "
+                    f"the probabilities of {' and '.join(f'`{path}`' for path in tr['teacher'])} for that face "
+                    "(averaged, each with flip-TTA).\n")
+        if tr.get("note"):
+            out += f"\nNetwork {k}, sitting {i}: {tr['note']}\n"
+        return out
+
+    notes = "".join(sitting_notes(k, i, tr) for k, member in enumerate(members, 1) for i, tr in enumerate(member, 1))
     rows = "\n".join(
         f"| {c} | {_pct(x['precision'])} | {_pct(x['recall'])} | {_pct(x['f1'])} | {x['support']} |"
         for c, x in t["per_class"].items()

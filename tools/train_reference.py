@@ -90,14 +90,21 @@ def parse_args(argv=None):
     p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
                    help="distil: train on targets that mix the labels with the probabilities of these trained "
                         "models (averaged, each with flip-TTA) on the same augmented faces")
-    p.add_argument("--teacher-weight", type=float, default=0.5,
-                   help="with --teacher: the teacher's share of each target (the label has the rest)")
+    p.add_argument("--teacher-weight", type=float, default=None,
+                   help="with --teacher: the teacher's share of each target, above 0 and at most 0.5 (default), "
+                        "so that the label still decides each target's top class (and the logged accuracy)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
     args = p.parse_args(argv)
     if args.teacher and args.class_weights:
         p.error("--class-weights with --teacher: the teacher's probabilities already set each face's target")
+    if args.teacher_weight is not None and not args.teacher:
+        p.error("--teacher-weight needs --teacher")
+    if args.teacher:
+        args.teacher_weight = 0.5 if args.teacher_weight is None else args.teacher_weight
+        if not 0 < args.teacher_weight <= 0.5:
+            p.error(f"--teacher-weight {args.teacher_weight}: give a share above 0 and at most 0.5")
     if args.teacher and AUGMENT[args.augment] is None:
         p.error("--teacher needs augmentation (the teacher labels each augmented face); use --augment weak or default")
     return args
@@ -165,7 +172,8 @@ def teacher_model(paths: list, dtype: str = "float32"):
 def distillation_batches(images, labels, teacher, augment, batch_size: int, weight: float, seed: int):
     """Training batches for distillation (a ``keras.utils.PyDataset``): each batch is augmented
     here, outside the student, and its target is ``(1 - weight) * one-hot label + weight *
-    teacher probabilities`` on those very augmented faces. Shuffled anew each epoch (seeded)."""
+    teacher probabilities`` on those very augmented faces. Call ``start_epoch(epoch)`` before each
+    epoch (a callback does, in :func:`main`) for that epoch's seeded order."""
     import keras
     import numpy as np
 
@@ -174,8 +182,11 @@ def distillation_batches(images, labels, teacher, augment, batch_size: int, weig
     class Batches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.epoch = 0
-            self.order = np.random.default_rng(seed).permutation(len(images))
+            self.start_epoch(0)
+
+        def start_epoch(self, epoch: int) -> None:
+            """Shuffle for ``epoch`` (0-based), from the seed and the epoch: a resumed run keeps the order."""
+            self.order = np.random.default_rng([seed, epoch]).permutation(len(images))
 
         def __len__(self):
             return math.ceil(len(images) / batch_size)
@@ -186,10 +197,6 @@ def distillation_batches(images, labels, teacher, augment, batch_size: int, weig
             soft = np.asarray(teacher.predict_on_batch(x), "float32")  # compiled: faster than a plain call
             soft /= soft.sum(axis=1, keepdims=True)  # exact sums after a bfloat16 teacher
             return keras.ops.convert_to_numpy(x), (1 - weight) * one_hot(labels[rows]) + weight * soft
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self.order = np.random.default_rng(seed + self.epoch).permutation(len(images))
 
     return Batches()
 
@@ -204,7 +211,7 @@ def main(argv=None) -> dict:
     from helpers.course import seed_everything
     from helpers.data import load_fer2013, stratified_split
     from helpers.imbalance import class_weights
-    from helpers.explain import unwrap
+    from helpers.explain import networks_in
     from helpers.training import load_model, one_hot
 
     run_dir = Path(args.run_dir)
@@ -230,20 +237,24 @@ def main(argv=None) -> dict:
               flush=True)
     keras.mixed_precision.set_global_policy(args.precision)
 
-    def build():
-        augment = None if strength is None or args.teacher else augmentation_block(seed=args.seed, **strength)
+    def build(augmented: bool = True):
+        augment = augmentation_block(seed=args.seed, **strength) if augmented and strength is not None else None
         if args.recipe == "compact":
             return models.build_compact_cnn(augment=augment)
         return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
 
-    model = build()
+    model = build(augmented=not args.teacher)  # a distilled sitting augments outside the network
     if args.init_from:
-        inside = unwrap(load_model(args.init_from))  # the course's loader; the network inside a flip-TTA wrapper
+        networks = networks_in(load_model(args.init_from))  # the course's loader; inside a flip-TTA wrapper too
+        if len(networks) != 1:
+            raise SystemExit(f"--init-from {args.init_from} holds {len(networks)} networks; give one network's file.")
+        inside, names = networks[0], {l.name for l in networks[0].layers}
         try:
-            if any(isinstance(l, keras.layers.BatchNormalization) for l in inside.layers):
+            if all(l.name in names for l in model.layers if isinstance(l, keras.layers.BatchNormalization)):
                 model.set_weights(inside.get_weights())
-            else:  # a serving export (batch norm folded, e.g. the shipped model): unfold it
-                models.load_folded_weights(model, inside)
+            else:  # a serving export (batch norm folded, e.g. the shipped model): unfold it, on training faces
+                sample = np.random.default_rng(args.seed).choice(len(train), min(len(train), 2048), replace=False)
+                models.load_folded_weights(model, inside, train.images[np.sort(sample)])
         except ValueError as error:
             raise SystemExit(f"--init-from {args.init_from}: its network does not match --recipe {args.recipe} "
                              f"({error}).\nUse the recipe it was trained with.")
@@ -298,7 +309,9 @@ def main(argv=None) -> dict:
     if args.teacher:
         batches = distillation_batches(train.images, train.labels, teacher, outside, args.batch_size,
                                        args.teacher_weight, args.seed)
-        model.fit(batches, validation_data=(val.images, y_val), epochs=args.epochs, callbacks=callbacks, verbose=2)
+        reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
+        model.fit(batches, validation_data=(val.images, y_val), epochs=args.epochs, callbacks=[reshuffle, *callbacks],
+                  verbose=2)
     else:
         model.fit(
             train.images, y_train, validation_data=(val.images, y_val), epochs=args.epochs,
@@ -307,11 +320,12 @@ def main(argv=None) -> dict:
     minutes = (time.time() - started) / 60
 
     best = keras.saving.load_model(run_dir / "best.keras", safe_mode=True, compile=False)  # no optimizer state
-    if args.precision != "float32":  # serve in float32: same architecture, same weights
-        keras.mixed_precision.set_global_policy("float32")
-        weights = best.get_weights()
-        best = build()
-        best.set_weights(weights)
+    # export in float32 with the augmentation layer inside (the course's contract; a distilled sitting trained
+    # without it): same architecture, same weights
+    keras.mixed_precision.set_global_policy("float32")
+    weights = best.get_weights()
+    best = build()
+    best.set_weights(weights)
     probs = best.predict(val.images, batch_size=512, verbose=0)
     tta = models.with_flip_tta(best, name="fer_reference")
     probs_tta = tta.predict(val.images, batch_size=512, verbose=0)
@@ -322,7 +336,7 @@ def main(argv=None) -> dict:
         "init_from": args.init_from, "precision": args.precision, "weight_decay": args.weight_decay,
         "recipe": args.recipe, "augment": args.augment, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,
-        "teacher_weight": args.teacher_weight if args.teacher else None, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+        "teacher_weight": args.teacher_weight, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
         "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
         "planned_epochs": plan["epochs"], "minutes_this_sitting": round(minutes, 2), "backend": keras.backend.backend(),
         "val_accuracy": float((probs.argmax(1) == val.labels).mean()),
