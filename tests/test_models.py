@@ -168,6 +168,24 @@ def test_a_folded_model_unfolds_into_a_trainable_network(kind, faces):
         models.load_folded_weights(models.build_model(other), served, data)
 
 
+def test_a_folded_model_unfolds_into_a_mixed_precision_network(faces):
+    import keras
+
+    from helpers import models
+
+    model = models.build_model("compact")
+    served = models.fold_batch_norm(model)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as train_reference --precision mixed_bfloat16
+    try:
+        again = models.build_model("compact")
+        models.load_folded_weights(again, served, faces)  # within bfloat16's rounding of the served outputs
+        assert again.dtype_policy.compute_dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    np.testing.assert_allclose(np.asarray(again.predict(faces, verbose=0), "float32"),
+                               served.predict(faces, verbose=0), atol=5e-2)
+
+
 def test_an_unfolded_network_trains_from_where_the_served_one_is():
     import keras
     from keras import layers
