@@ -36,6 +36,17 @@ def tiny_csv(tmp_path_factory) -> Path:
     return path
 
 
+def _tool(name: str):
+    """A module of tools/ (not a package), imported with tools/ on the path only while importing."""
+    import importlib
+
+    sys.path.insert(0, str(TOOLS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(TOOLS))
+
+
 def _env() -> dict:
     return {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 
@@ -165,11 +176,7 @@ def test_the_shipped_model_can_be_trained_further(tiny_csv, tmp_path):
 
 
 def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from train_reference import best_logged
-    finally:
-        sys.path.remove(str(TOOLS))
+    best_logged = _tool("train_reference").best_logged
     log = tmp_path / "log.csv"
     assert best_logged(log) is None  # a new run: the first epoch is the best so far
     log.write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.4,0.52\n2,0.5,NA\n3,0.5,0.47\n")
@@ -177,11 +184,7 @@ def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
 
 
 def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_faces():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from train_reference import distillation_batches
-    finally:
-        sys.path.remove(str(TOOLS))
+    distillation_batches = _tool("train_reference").distillation_batches
     import keras
 
     from helpers.training import one_hot
@@ -218,11 +221,7 @@ def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_fa
 
 
 def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from train_reference import teacher_model
-    finally:
-        sys.path.remove(str(TOOLS))
+    teacher_model = _tool("train_reference").teacher_model
     from helpers import models
 
     paths = []
@@ -240,11 +239,7 @@ def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
 
 
 def test_distillation_settings_are_checked():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from train_reference import parse_args
-    finally:
-        sys.path.remove(str(TOOLS))
+    parse_args = _tool("train_reference").parse_args
     assert parse_args(["--data", "x", "--teacher", "t.keras"]).teacher_weight == 0.5
     assert parse_args(["--data", "x"]).teacher_weight is None
     for bad in (["--teacher", "t.keras", "--teacher-weight", "0"], ["--teacher", "t.keras", "--teacher-weight", "0.7"],
@@ -255,11 +250,7 @@ def test_distillation_settings_are_checked():
 
 
 def test_ensemble_rule_respects_the_limits():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from ensemble_reference import choose
-    finally:
-        sys.path.remove(str(TOOLS))
+    choose = _tool("ensemble_reference").choose
     row = lambda acc, ms, mb: {"val_accuracy": acc, "latency": {"median_ms": ms}, "size_mb": mb}  # noqa: E731
     rows = {"small": row(0.60, 2.0, 4.0), "slow": row(0.70, 9.0, 8.0), "big": row(0.69, 4.0, 12.0),
             "best allowed": row(0.65, 4.9, 9.5)}
@@ -269,11 +260,7 @@ def test_ensemble_rule_respects_the_limits():
 
 
 def test_latency_is_the_median_of_round_medians(monkeypatch):
-    sys.path.insert(0, str(TOOLS))
-    try:
-        import evaluate_reference
-    finally:
-        sys.path.remove(str(TOOLS))
+    evaluate_reference = _tool("evaluate_reference")
     clock = {"now": 0.0, "calls": 0}
 
     class SlowerEachRound:  # a fake model on a fake clock; rounds of 10 calls after 20 warm-up calls
@@ -297,12 +284,8 @@ def test_latency_is_the_median_of_round_medians(monkeypatch):
 
 
 def test_candidates_are_timed_in_turns(monkeypatch):
-    sys.path.insert(0, str(TOOLS))
-    try:
-        import evaluate_reference
-    finally:
-        sys.path.remove(str(TOOLS))
-    clock = {"now": 0.0, "timed": 0}
+    evaluate_reference = _tool("evaluate_reference")
+    clock = {"now": 0.0}
     order = []
 
     class Fake:  # a model on a fake clock; the machine is busy during the third timed block of calls only
@@ -322,11 +305,7 @@ def test_candidates_are_timed_in_turns(monkeypatch):
 
 
 def test_model_card_lists_every_sitting():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        from evaluate_reference import model_card
-    finally:
-        sys.path.remove(str(TOOLS))
+    model_card = _tool("evaluate_reference").model_card
     metrics = json.loads((ROOT / "data" / "fer_reference_metrics.json").read_text())
     metrics.pop("selection", None)  # each card below says whether it has one
     first = {"command": "python tools/train_reference.py --data data/fer2013 --lr 1e-3", "epochs_run": 27,
