@@ -258,14 +258,15 @@ def load_folded_weights(network: keras.Model, served: keras.Model, faces: np.nda
     folded = {layer.name: after for layer, after in zip(chain, chain[1:] + [None])
               if _foldable(layer, after) and after.name not in served_names}  # conv/dense name -> its batch norm
     outputs = {name: served.get_layer(name).output for name in folded if name in served_names}
-    probe = keras.Model(served.inputs, outputs) if outputs else None
     sums = {name: 0.0 for name in outputs}
     squares = {name: 0.0 for name in outputs}
-    for start in range(0, len(faces), 256) if probe else ():
-        for name, y in probe.predict_on_batch(np.asarray(faces[start:start + 256], "float32")).items():
-            y = np.asarray(y, "float64").reshape(-1, y.shape[-1])  # every position, per channel
-            sums[name] = sums[name] + y.sum(axis=0)
-            squares[name] = squares[name] + (y ** 2).sum(axis=0)
+    if outputs:  # the folded layers' outputs on the faces, per channel
+        probe = keras.Model(served.inputs, outputs)
+        for start in range(0, len(faces), 256):
+            for name, y in probe.predict_on_batch(np.asarray(faces[start:start + 256], "float32")).items():
+                y = np.asarray(y, "float64").reshape(-1, y.shape[-1])  # every position, per channel
+                sums[name] = sums[name] + y.sum(axis=0)
+                squares[name] = squares[name] + (y ** 2).sum(axis=0)
     for layer in chain:
         if not layer.weights or layer in folded.values():
             continue  # no weights, or a folded batch norm (rebuilt with its layer)
