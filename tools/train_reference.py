@@ -32,7 +32,9 @@ interruption (Ctrl-C, a closed laptop, a Colab disconnect) and it continues from
 completed epoch. ``--time-budget-min`` plans the number of epochs from the measured speed of the
 last epochs, so a run fits a sitting and still ends with a decayed learning rate.
 
-Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores). ``--export`` wraps the
+Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores), but under JAX on a GPU
+the augmentation layers inside the model made a step 170x slower (data/EXPERIMENTS.md, run 15):
+train with TensorFlow. ``--export`` wraps the
 best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
 ``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` can turn one or more of these into
 the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
