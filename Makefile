@@ -17,7 +17,7 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 setup: $(BIN)/.installed
 
 lab: setup
-	$(BIN)/jupyter lab solutions/00_welcome.ipynb
+	$(BIN)/jupyter lab lessons/00_welcome.ipynb
 
 test: setup
 	FER_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile

@@ -48,7 +48,9 @@ def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> boo
     """Equal values, arrays or containers; floats compared with a tolerance."""
     if isinstance(expected, dict):
         return isinstance(got, dict) and expected.keys() == got.keys() and all(same(expected[k], got[k], rtol, atol) for k in expected)
-    if isinstance(expected, (list, tuple)) and not isinstance(got, np.ndarray):
+    if isinstance(expected, (list, tuple)) and isinstance(got, np.ndarray):
+        return same(np.asarray(expected), got, rtol, atol)  # the same numbers as an array: also right
+    if isinstance(expected, (list, tuple)):
         return isinstance(got, (list, tuple)) and len(expected) == len(got) and all(same(e, g, rtol, atol) for e, g in zip(expected, got))
     if isinstance(expected, (np.ndarray, np.generic, int, float)) and not isinstance(expected, bool):
         try:
@@ -60,7 +62,10 @@ def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> boo
         if np.issubdtype(e.dtype, np.number) and np.issubdtype(g.dtype, np.number):
             return bool(np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True))
         return bool(np.array_equal(e, g))
-    return expected == got
+    try:
+        return bool(expected == got)
+    except (TypeError, ValueError):  # e.g. a string against an array: no single truth value
+        return False
 
 
 def exercise(
@@ -117,12 +122,18 @@ def run_check(answer: Callable, name: str | None = None) -> Result:
             return Result(name, "fail", f"{name}: case {i}/{len(cases)} raised {tb}\n  input:    {_describe(args)}")
         if got is None and expected is not None:
             return Result(name, "not attempted", f"{name}: returned None; did you forget `return`? (not attempted yet)")
-        if not ex.compare(expected, got):
+        try:
+            right = ex.compare(expected, got)
+        except Exception as exc:  # an answer of an unexpected type: a clear FAIL, never a crashed cell
+            right, why = False, traceback.format_exception_only(type(exc), exc)[-1].strip()
+        else:
+            why = ""
+        if not right:
             return Result(
                 name,
                 "fail",
                 f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n"
-                f"  expected: {_short(expected)}\n  got:      {_short(got)}",
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}" + (f"\n  ({why})" if why else ""),
             )
     return Result(name, "pass", f"{name}: all {len(cases)} cases pass (including hidden edge cases).")
 

@@ -356,12 +356,15 @@ def train_tiny_model(train, val=None, epochs: int | None = None, batch_size: int
     return model
 
 
-def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epochs: int | None = None, verbose: int = 1):
+def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epochs: int | None = None, verbose: int = 1,
+                 mine: bool = False):
     """The model a lesson evaluates, and a sentence saying which one it is.
 
     In order: the course's pretrained model (``helpers.pretrained``) when its file is present;
     else the model lesson 05 saved at ``saved`` (full mode only: in quick mode a parallel run
     of lesson 05 may be writing it); else a tiny CNN trained here on ``splits['train']``.
+    ``mine=True`` puts your lesson-05 model first (in any mode); without that file it says so and
+    goes on in the order above.
 
     Returns:
         ``(model, description)``.
@@ -369,18 +372,24 @@ def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epoch
     from . import pretrained
     from .training import load_model
 
-    if pretrained.pretrained_available():
-        model = pretrained.load_pretrained()
-        description = "the course's pretrained reference model (helpers.pretrained)"
-    elif not is_quick() and Path(saved).is_file():
-        model = load_model(saved)
-        description = f"your model from lesson 05 ({saved})"
+    if mine and Path(saved).is_file():
+        model, description = load_model(saved), f"your model from lesson 05 ({saved})"
     else:
-        print("NOTE: no trained model found (neither the course's pretrained model nor lesson 05's "
-              f"{saved}).\nTraining a tiny CNN for a few epochs instead; its numbers are a demonstration, "
-              "far below what a trained model reaches.")
-        model = train_tiny_model(splits["train"], splits.get("val"), epochs=epochs, verbose=verbose)
-        description = "a tiny CNN trained in this notebook" + (" (quick mode: 8 epochs on the quick subset)" if is_quick() else "")
+        if mine:
+            print(f"NOTE: no model at {saved}: train and save one in lesson 05 (full mode) to evaluate your own. "
+                  "Using the next model in line instead.")
+        if pretrained.pretrained_available():
+            model = pretrained.load_pretrained()
+            description = "the course's pretrained reference model (helpers.pretrained)"
+        elif not is_quick() and Path(saved).is_file():
+            model = load_model(saved)
+            description = f"your model from lesson 05 ({saved})"
+        else:
+            print("NOTE: no trained model found (neither the course's pretrained model nor lesson 05's "
+                  f"{saved}).\nTraining a tiny CNN for a few epochs instead; its numbers are a demonstration, "
+                  "far below what a trained model reaches.")
+            model = train_tiny_model(splits["train"], splits.get("val"), epochs=epochs, verbose=verbose)
+            description = "a tiny CNN trained in this notebook" + (" (quick mode: 8 epochs on the quick subset)" if is_quick() else "")
     print(f"Evaluating {description}.")
     return model, description
 

@@ -86,7 +86,7 @@ def build_vgg_cnn(
 ) -> keras.Model:
     """VGG-style CNN: blocks of 3x3 conv + batch norm + ReLU, 2x2 max-pool, spatial dropout.
 
-    The default (about 1.3M parameters, ~120M multiply-adds per face) is the course's workhorse;
+    The default (about 1.24M parameters, ~120M multiply-adds per face) is the course's workhorse;
     the shipped reference network is its default setting (``tools/train_reference.py --recipe``
     trains others).
     """

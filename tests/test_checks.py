@@ -99,6 +99,18 @@ def test_check_prints_and_returns(capsys):
     assert result.status == "fail" and "IndexError" in result.message
 
 
+def test_answer_of_another_type_passes_or_fails_but_never_crashes():
+    """An array where the reference returns a list is right when the numbers are; an answer that
+    can't be compared (a string, an array of another shape) is a FAIL with a message, not an error."""
+    right = checks.run_check(lambda f: np.array([f.get(c, 0) for c in CLASS_NAMES]), "folder_counts_in_class_order")
+    assert right.status == "pass", right.message
+    for wrong in (lambda f: np.array(sorted(f.values())), lambda f: "seven counts", lambda f: np.zeros((2, 7))):
+        result = checks.run_check(wrong, "folder_counts_in_class_order")
+        assert result.status == "fail" and "expected:" in result.message
+    assert checks.same([1, 2], np.array([1, 2])) and not checks.same([1, 2], np.array([2, 1]))
+    assert checks.same("a", np.array(["a", "b"])) is False
+
+
 def test_unknown_exercise_name():
     with pytest.raises(KeyError, match="class_counts"):
         checks.run_check(lambda: None, "no_such_exercise")

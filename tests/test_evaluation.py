@@ -230,3 +230,16 @@ def test_lesson_model_prefers_the_pretrained_model(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_QUICK", "0")
     model, description = ev.lesson_model({}, saved=saved)
     assert "lesson 05" in description and ev.predict_proba(model, np.zeros((1, 48, 48, 1))).shape == (1, 7)
+
+
+def test_lesson_model_mine_puts_the_students_model_first(monkeypatch, tmp_path, capsys):
+    shipped, students = _half_brightness_model(), _half_brightness_model()
+    monkeypatch.setattr(pretrained, "pretrained_available", lambda: True)
+    monkeypatch.setattr(pretrained, "load_pretrained", lambda: shipped)
+    saved = tmp_path / "best.keras"
+    students.save(saved)
+    model, description = ev.lesson_model({}, saved=saved, mine=True)  # in quick mode too
+    assert model is not shipped and "lesson 05" in description
+    assert ev.predict_proba(model, np.zeros((1, 48, 48, 1))).shape == (1, 7)
+    model, description = ev.lesson_model({}, saved=tmp_path / "missing.keras", mine=True)  # no file: said, then the next in line
+    assert model is shipped and "pretrained" in description and "no model at" in capsys.readouterr().out

@@ -139,6 +139,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+#: FER2013 test folders by size: which of the original splits they hold.
+_TEST_SPLITS = {3589: "FER2013 PublicTest", 7178: "FER2013 PublicTest and PrivateTest"}
+
+
 def model_card(m: dict) -> str:
     """The model card (markdown) for the metrics of :func:`main`."""
     from helpers import CLASS_NAMES
@@ -222,8 +226,9 @@ All numbers below were measured by `tools/evaluate_reference.py` and are stored 
 FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled with one of
 seven expressions. Trained on the **Training split only** (28,709 images), of which a stratified,
 seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch{" and the exported form" if selection else ""}.
-The test split is the Kaggle `test/` folder (FER2013 PublicTest, 3,589 images), used once, for
-the numbers on this card.
+The test split is the `test/` folder ({t['n']:,} images: {_TEST_SPLITS.get(t['n'], 'not a standard FER2013 test split')}), used once, for
+the numbers on this card. Kaggle's public copy (msambare/fer2013) merges PublicTest and PrivateTest
+in its `test/` (7,178 images), so a number measured there differs a little.
 
 ## Recipe
 Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
