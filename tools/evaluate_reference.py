@@ -228,7 +228,7 @@ seven expressions. Trained on the **Training split only** (28,709 images), of wh
 seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch{" and the exported form" if selection else ""}.
 The test split is the `test/` folder ({t['n']:,} images: {_TEST_SPLITS.get(t['n'], 'not a standard FER2013 test split')}), used once, for
 the numbers on this card. Kaggle's public copy (msambare/fer2013) merges PublicTest and PrivateTest
-in its `test/` (7,178 images), so a number measured there differs a little.
+in its `test/` (7,178 images): a number measured there is on that larger set.
 
 ## Recipe
 Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
