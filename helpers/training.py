@@ -224,6 +224,36 @@ def _backup_epoch(backup: Path) -> int:
         return 0
 
 
+def resume_seed(seed: int, epochs_done: int, salt: str = "") -> int:
+    """The seed of a run's random streams (shuffling, augmentation draws) once it resumes.
+
+    ``BackupAndRestore`` brings back the weights, the optimiser and the epoch after an interruption,
+    but not the random generators. Resumed with the same seed, a run would replay its first epochs'
+    shuffles and augmented faces: the network sees the very same augmented faces again. So a new
+    run (``epochs_done=0``, no ``salt``) keeps ``seed``; a resumed one gets a seed of its own, the
+    same on every machine. ``salt`` tells other sittings apart (e.g. the model a sitting starts from).
+    """
+    import zlib
+
+    if not epochs_done and not salt:
+        return seed
+    mixed = np.random.SeedSequence([seed, epochs_done, zlib.crc32(salt.encode())])
+    return int(mixed.generate_state(1)[0] % 2**31)
+
+
+def reseed_random_layers(model, seed: int) -> int:
+    """Restart the random generators of ``model``'s random layers (its augmentation) from ``seed``.
+
+    Keras keeps each generator's state (``[seed, counter]``) outside the saved weights, so a model
+    rebuilt after an interruption draws its first augmentations again; :func:`train` calls this
+    with :func:`resume_seed` when it resumes. Returns the number of generators reseeded.
+    """
+    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    for i, state in enumerate(states):
+        state.assign(np.array([seed + i, 0], dtype=state.dtype))
+    return len(states)
+
+
 def _run_config(model, epochs: int, batch_size: int, class_weight, oversample: bool, lr_schedule, seed: int, n_train: int) -> dict:
     lr = float(np.asarray(model.optimizer.learning_rate)) if getattr(model, "optimizer", None) is not None else None
     return {
@@ -349,10 +379,11 @@ def train(
     if not log.empty:  # keep exactly the epochs the backup holds; a later row is redone
         log = log[log["epoch"] < done]
         log.to_csv(log_path, index=False)
+    stream = resume_seed(seed, done)  # a resumed run shuffles and augments anew (not a replay of its start)
+    seed_everything(stream)
     if done:
+        reseed_random_layers(model, stream)
         print(f"Resuming {run_dir}: {done} of {epochs} epochs already done (from {backup}).")
-
-    seed_everything(seed)
     cbs: list = []
     if lr_schedule == "cosine":  # first, so that the log gets the learning rate of each epoch
         cbs.append(keras.callbacks.LearningRateScheduler(cosine_schedule(config["learning_rate"], epochs)))
@@ -382,10 +413,10 @@ def train(
     cbs += list(callbacks)
 
     if keras.backend.backend() == "tensorflow":
-        x = make_dataset(train, batch_size, shuffle=True, seed=seed, oversample=oversample)
+        x = make_dataset(train, batch_size, shuffle=True, seed=stream, oversample=oversample)
         fit_args = dict(x=x, validation_data=make_dataset(val, batch_size), shuffle=False)
     else:  # JAX / PyTorch: NumPy arrays, shuffled by fit
-        index = oversample_indices(train.labels, seed) if oversample else np.arange(len(train))
+        index = oversample_indices(train.labels, stream) if oversample else np.arange(len(train))
         fit_args = dict(
             x=train.images[index], y=one_hot(train.labels[index]), batch_size=batch_size, shuffle=True,
             validation_data=(val.images, one_hot(val.labels)),

@@ -75,9 +75,11 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL, "the first run should have been killed after epoch 1"
     assert _logged_epochs(run_dir) == [0]
+    assert "this sitting's shuffles and augmentation: 42)" in first.stdout.read()
 
     second = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "this sitting's shuffles and augmentation: 42)" not in second.stdout, "a resumed sitting draws anew"
     assert _logged_epochs(run_dir) == [0, 1, 2], "each epoch once, none repeated after the restart"
     result = json.loads((run_dir / "result.json").read_text())
     assert result["epochs_run"] == 3
@@ -173,6 +175,20 @@ def test_the_shipped_model_can_be_trained_further(tiny_csv, tmp_path):
     wrong = subprocess.run(_train_cmd(tiny_csv, tmp_path / "wrong", "--init-from", str(ROOT / "data" / "fer_reference.keras")),
                            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
     assert wrong.returncode != 0 and "does not match --recipe compact" in wrong.stderr
+
+
+def test_a_resumed_sitting_draws_new_shuffles_and_augmentation(tmp_path):
+    """Keras restores weights and the epoch, not the random generators: without a new seed a
+    resumed sitting would replay the first sitting's shuffles and augmented faces."""
+    tr = _tool("train_reference")
+    assert tr.sitting_seed(42, tmp_path) == 42  # a new run: the seed as given
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 5, "batch": 0}')
+    resumed = tr.sitting_seed(42, tmp_path)
+    assert resumed != 42 and resumed == tr.sitting_seed(42, tmp_path)  # new, and the same on every machine
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 9, "batch": 0}')
+    assert tr.sitting_seed(42, tmp_path) not in (42, resumed)  # each resume point its own
+    assert tr.sitting_seed(42, tmp_path / "next", "runs/reference/best.keras") != 42  # a later sitting too
 
 
 def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):

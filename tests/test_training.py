@@ -131,6 +131,31 @@ def test_same_seed_same_validation_metrics(small_data, tmp_path):
 # --------------------------------------------------------------------------- in-process
 
 
+def test_a_resumed_run_augments_anew_instead_of_replaying_its_start():
+    """Keras keeps the random generators' state out of the saved weights, so a model rebuilt after
+    an interruption draws its first augmentations again; train() reseeds it from resume_seed."""
+    from helpers import models, training
+    from helpers.augmentation import augmentation_block
+
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+
+    def built():
+        return models.build_baseline_cnn(augment=augmentation_block(seed=3), filters=(8,))
+
+    def first_draw(model):
+        return np.asarray(model.get_layer("augmentation")(faces, training=True))
+
+    start = first_draw(built())
+    assert np.allclose(first_draw(built()), start)  # the problem: rebuilt, it replays the start
+    resumed = built()
+    assert training.reseed_random_layers(resumed, training.resume_seed(3, 2)) >= 6  # one per random layer at least
+    assert not np.allclose(first_draw(resumed), start)
+
+    assert training.resume_seed(3, 0) == 3  # a new run keeps its seed
+    assert training.resume_seed(3, 2) == training.resume_seed(3, 2) != 3  # reproducible, and new
+    assert len({training.resume_seed(3, 2), training.resume_seed(3, 3), training.resume_seed(3, 0, "from x")}) == 3
+
+
 @pytest.fixture(scope="module")
 def tiny(small_data):
     from helpers import models, training

@@ -146,6 +146,18 @@ def best_logged(log_csv: Path, monitor: str = "val_accuracy") -> float | None:
     return float(values.max()) if len(values) else None
 
 
+def sitting_seed(seed: int, run_dir: Path, init_from: str | None = None) -> int:
+    """The seed of this sitting's shuffles and augmentation draws (the validation split always
+    uses ``seed``): :func:`helpers.training.resume_seed` of the epoch the run resumes at (from
+    ``run_dir/backup``), salted with ``--init-from`` so that a later sitting draws anew too.
+    Without it every resumed sitting replayed the first one's augmented faces (run 11 in
+    data/EXPERIMENTS.md: train accuracy jumped after each restart while validation stayed flat).
+    """
+    from helpers.training import _backup_epoch, resume_seed
+
+    return resume_seed(seed, _backup_epoch(Path(run_dir) / "backup"), str(init_from or ""))
+
+
 def teacher_model(paths: list, dtype: str = "float32"):
     """The teacher for distillation: the networks in ``paths`` (batch norm folded), each averaged
     with its mirror image, then averaged together: the ``ensemble + flip`` candidate of
@@ -221,8 +233,10 @@ def main(argv=None) -> dict:
         raise SystemExit(f"{run_dir} holds a finished run ({run_dir / 'result.json'}). Use a new --run-dir, "
                          f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    seed_everything(args.seed)
-    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; run dir {run_dir}", flush=True)
+    stream = sitting_seed(args.seed, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
+    seed_everything(stream)
+    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; run dir {run_dir}; "
+          f"seed {args.seed} (this sitting's shuffles and augmentation: {stream})", flush=True)
 
     data = load_fer2013(args.data, cache=False)
     if {"public_test", "private_test"} <= set(data.splits):  # CSV: PublicTest is the validation split
@@ -234,13 +248,13 @@ def main(argv=None) -> dict:
     strength = AUGMENT[args.augment]
     if args.teacher:  # float32, built before the policy is set: augmentation outside the student
         teacher = teacher_model(args.teacher, "mixed_bfloat16" if args.precision == "mixed_bfloat16" else "float32")
-        outside = augmentation_block(seed=args.seed, **strength)
+        outside = augmentation_block(seed=stream, **strength)
         print(f"teacher: {', '.join(args.teacher)} (each with flip-TTA, averaged); weight {args.teacher_weight}",
               flush=True)
     keras.mixed_precision.set_global_policy(args.precision)
 
     def build(augmented: bool = True):
-        augment = augmentation_block(seed=args.seed, **strength) if augmented and strength is not None else None
+        augment = augmentation_block(seed=stream, **strength) if augmented and strength is not None else None
         if args.recipe == "compact":
             return models.build_compact_cnn(augment=augment)
         return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
