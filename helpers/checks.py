@@ -49,7 +49,11 @@ def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> boo
     if isinstance(expected, dict):
         return isinstance(got, dict) and expected.keys() == got.keys() and all(same(expected[k], got[k], rtol, atol) for k in expected)
     if isinstance(expected, (list, tuple)) and isinstance(got, np.ndarray):
-        return same(np.asarray(expected), got, rtol, atol)  # the same numbers as an array: also right
+        try:
+            as_array = np.asarray(expected)
+        except ValueError:  # ragged: no array can equal it
+            return False
+        return same(as_array, got, rtol, atol)  # the same numbers as an array: also right
     if isinstance(expected, (list, tuple)):
         return isinstance(got, (list, tuple)) and len(expected) == len(got) and all(same(e, g, rtol, atol) for e, g in zip(expected, got))
     if isinstance(expected, (np.ndarray, np.generic, int, float)) and not isinstance(expected, bool):
@@ -62,9 +66,11 @@ def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> boo
         if np.issubdtype(e.dtype, np.number) and np.issubdtype(g.dtype, np.number):
             return bool(np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True))
         return bool(np.array_equal(e, g))
+    if isinstance(got, np.ndarray):  # e.g. a string or a bool against an array: never the same
+        return False
     try:
         return bool(expected == got)
-    except (TypeError, ValueError):  # e.g. a string against an array: no single truth value
+    except (TypeError, ValueError):  # no single truth value
         return False
 
 

@@ -238,7 +238,7 @@ def resume_seed(seed: int, epochs_done: int, salt: str = "") -> int:
     if not epochs_done and not salt:
         return seed
     mixed = np.random.SeedSequence([seed, epochs_done, zlib.crc32(salt.encode())])
-    return int(mixed.generate_state(1)[0] % 2**31)
+    return int(mixed.generate_state(1)[0] % 2**30)  # room for the per-layer offsets below 2**31
 
 
 def reseed_random_layers(model, seed: int) -> int:
@@ -250,7 +250,7 @@ def reseed_random_layers(model, seed: int) -> int:
     """
     states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
     for i, state in enumerate(states):
-        state.assign(np.array([seed + i, 0], dtype=state.dtype))
+        state.assign(np.array([(seed + i) % 2**31, 0], dtype=state.dtype))
     return len(states)
 
 
@@ -383,7 +383,8 @@ def train(
     seed_everything(stream)
     if done:
         reseed_random_layers(model, stream)
-        print(f"Resuming {run_dir}: {done} of {epochs} epochs already done (from {backup}).")
+        print(f"Resuming {run_dir}: {done} of {epochs} epochs already done (from {backup}); "
+              f"new shuffles and augmentation (seed {stream}).")
     cbs: list = []
     if lr_schedule == "cosine":  # first, so that the log gets the learning rate of each epoch
         cbs.append(keras.callbacks.LearningRateScheduler(cosine_schedule(config["learning_rate"], epochs)))

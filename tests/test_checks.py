@@ -109,6 +109,8 @@ def test_answer_of_another_type_passes_or_fails_but_never_crashes():
         assert result.status == "fail" and "expected:" in result.message
     assert checks.same([1, 2], np.array([1, 2])) and not checks.same([1, 2], np.array([2, 1]))
     assert checks.same("a", np.array(["a", "b"])) is False
+    assert not checks.same("a", np.array(["a"])) and not checks.same(True, np.array([True]))
+    assert checks.same([(1, 2), (3,)], np.array([1, 2, 3])) is False  # a ragged reference, no error
 
 
 def test_unknown_exercise_name():

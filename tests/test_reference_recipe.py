@@ -151,6 +151,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     card = (card_dir / "MODEL_CARD.md").read_text()
     assert f"Chosen: **{chosen['chosen']}**" in card and "batch norm folded" in card
+    assert "the CSV's PrivateTest (70 images)" in card and "the CSV's PublicTest (70 images)" in card
     if chosen["chosen"].startswith("ensemble"):
         assert "the average of the probabilities of 2 networks" in card and "| 2 | 1 |" in card
     else:  # one member: the card describes that network's sittings only

@@ -51,8 +51,9 @@ CHILD = textwrap.dedent(
 
     history = training.train(model, train, val, run_dir, epochs, batch_size=32, lr_schedule="cosine",
                              verbose=0, seed=7, callbacks=[Trace()])
+    states = [int(v.numpy()[0]) for v in model.variables if v.path.endswith("seed_generator_state")]
     print("RESULT " + json.dumps({"val_loss": history["val_loss"].tolist(),
-                                  "val_accuracy": history["val_accuracy"].tolist()}), flush=True)
+                                  "val_accuracy": history["val_accuracy"].tolist(), "first_state": states[0]}), flush=True)
     """
 )
 
@@ -118,6 +119,9 @@ def test_killed_run_resumes_from_last_completed_epoch(small_data, tmp_path):
     log = pd.read_csv(run_dir / "log.csv")
     assert log["epoch"].tolist() == [0, 1, 2, 3]  # every epoch once, exactly the requested number
     assert len(result["val_loss"]) == 4
+    from helpers.training import resume_seed
+
+    assert result["first_state"] == resume_seed(7, 2), "the resumed run reseeded its augmentation"
     assert json.loads((run_dir / "done.json").read_text())["epochs_run"] == 4
     assert (run_dir / "best.keras").is_file() and not (run_dir / "backup").exists()
 

@@ -143,6 +143,21 @@ def _pct(x: float) -> str:
 _TEST_SPLITS = {3589: "FER2013 PublicTest", 7178: "FER2013 PublicTest and PrivateTest"}
 
 
+def _splits_in_words(m: dict, selection: bool) -> str:
+    """Which FER2013 splits the card's validation and test numbers come from (``course_splits``)."""
+    chose = "the epoch" + (" and the exported form" if selection else "")
+    t, v = m["test"], m["val"]
+    if m.get("data_source") == "csv":  # the original CSV: PublicTest validates, PrivateTest tests
+        return (f"Trained on the **Training split only**; the CSV's PublicTest ({v['n']:,} images) was the "
+                f"validation split for choosing {chose}.\nThe test split is the CSV's PrivateTest "
+                f"({t['n']:,} images), used once, for the numbers on this card.")
+    return (f"Trained on the **Training split only** (28,709 images), of which a stratified,\nseeded 10 % "
+            f"({v['n']:,} images) was held out as the validation split for choosing {chose}.\nThe test split is "
+            f"the `test/` folder ({t['n']:,} images: {_TEST_SPLITS.get(t['n'], 'not a standard FER2013 test split')}), "
+            f"used once, for\nthe numbers on this card. Kaggle's public copy (msambare/fer2013) merges PublicTest and "
+            f"PrivateTest\nin its `test/` (7,178 images): a number measured there is on that larger set.")
+
+
 def model_card(m: dict) -> str:
     """The model card (markdown) for the metrics of :func:`main`."""
     from helpers import CLASS_NAMES
@@ -224,11 +239,7 @@ All numbers below were measured by `tools/evaluate_reference.py` and are stored 
 
 ## Data
 FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled with one of
-seven expressions. Trained on the **Training split only** (28,709 images), of which a stratified,
-seeded 10 % (2,871 images) was held out as the validation split for choosing the epoch{" and the exported form" if selection else ""}.
-The test split is the `test/` folder ({t['n']:,} images: {_TEST_SPLITS.get(t['n'], 'not a standard FER2013 test split')}), used once, for
-the numbers on this card. Kaggle's public copy (msambare/fer2013) merges PublicTest and PrivateTest
-in its `test/` (7,178 images): a number measured there is on that larger set.
+seven expressions. {_splits_in_words(m, selection)}
 
 ## Recipe
 Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
@@ -299,9 +310,11 @@ def main(argv=None) -> None:
     from helpers.training import load_model
 
     model = load_model(args.model)
-    splits = course_splits(load_fer2013(args.data))
+    data = load_fer2013(args.data)
+    splits = course_splits(data)
     metrics = {
         "model_file": Path(args.model).name,
+        "data_source": data.source,  # folders or csv: which FER2013 splits val and test are (see the card)
         "size_mb": round(os.path.getsize(args.model) / 1e6, 2),
         "parameters": int(model.count_params()),
         "keras": keras.__version__,

@@ -226,7 +226,7 @@ def main(argv=None) -> dict:
     from helpers.data import load_fer2013, stratified_split
     from helpers.imbalance import class_weights
     from helpers.explain import networks_in
-    from helpers.training import load_model, one_hot
+    from helpers.training import load_model, one_hot, resume_seed
 
     run_dir = Path(args.run_dir)
     if (run_dir / "result.json").exists():
@@ -323,8 +323,9 @@ def main(argv=None) -> dict:
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
     if args.teacher:
+        order_seed = resume_seed(args.seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
         batches = distillation_batches(train.images, train.labels, teacher, outside, args.batch_size,
-                                       args.teacher_weight, args.seed)
+                                       args.teacher_weight, order_seed)
         reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
         model.fit(batches, validation_data=(val.images, y_val), epochs=args.epochs, callbacks=[reshuffle, *callbacks],
                   verbose=2)
