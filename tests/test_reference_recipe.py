@@ -129,7 +129,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     combined = tmp_path / "ensemble" / "model.keras"
     ensembled = subprocess.run(
         [sys.executable, str(TOOLS / "ensemble_reference.py"), str(export), str(tmp_path / "model_plain.keras"),
-         "--data", str(tiny_csv), "--out", str(combined), "--max-ms", "1000"],
+         "--data", str(tiny_csv), "--out", str(combined), "--max-ms", "1000", "--subsets"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
     assert ensembled.returncode == 0, ensembled.stderr[-3000:]
@@ -137,6 +137,8 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert set(chosen["candidates"]) == {"member 1", "member 1 + flip", "member 2", "member 2 + flip",
                                          "ensemble", "ensemble + flip"}
     best = max(r["val_accuracy"] for r in chosen["candidates"].values())
+    assert [t["members"] for t in chosen["teachers"]] == [["member 1", "member 2"]]
+    assert chosen["teachers"][0]["val_accuracy"] == chosen["candidates"]["ensemble + flip"]["val_accuracy"]
     assert chosen["candidates"][chosen["chosen"]]["val_accuracy"] == best
     probs = np.asarray(load_model(combined).predict(faces, verbose=0))
     assert probs.shape == (5, len(CLASS_NAMES))
@@ -264,6 +266,20 @@ def test_distillation_settings_are_checked():
                 ["--teacher", "t.keras", "--augment", "none"]):
         with pytest.raises(SystemExit):
             parse_args(["--data", "x", *bad])
+
+
+def test_subset_averages_rank_every_teacher():
+    subset_averages = _tool("ensemble_reference").subset_averages
+    labels = np.array([0, 1, 2, 3])
+    onehot = np.eye(7)[labels]
+    wrong = np.eye(7)[[6, 6, 6, 6]]
+    probs = {"a": onehot * 0.6 + wrong * 0.4,   # right on all four
+             "b": onehot * 0.3 + wrong * 0.7,   # wrong on all four
+             "c": np.vstack([onehot[:2], onehot[2:] * 0.45 + wrong[2:] * 0.55])}  # right on two, just wrong on two
+    rows = subset_averages(probs, labels)
+    assert [r["members"] for r in rows] == [["a", "c"], ["b", "c"], ["a", "b", "c"], ["a", "b"]]
+    assert [r["val_accuracy"] for r in rows] == [1.0, 0.5, 0.5, 0.0]
+    assert rows[0]["val_disgust_recall"] == 1.0 and rows[-1]["val_disgust_recall"] == 0.0
 
 
 def test_ensemble_rule_respects_the_limits():

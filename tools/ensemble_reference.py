@@ -20,6 +20,11 @@ test split is never read here: ``tools/evaluate_reference.py`` measures the chos
 Publish it only if it beats the shipped model by at least 0.5 points of validation accuracy with
 no lower macro-F1 (one standard error on the 2,871-face validation split is about 0.9 points; see
 run 10 in ``data/EXPERIMENTS.md``).
+
+With ``--subsets`` it also measures, on the same validation faces, the average of every subset of
+two or more members (each with flip-TTA): the candidate teachers for ``train_reference.py
+--teacher``, which never serve and so have no latency limit (run 16 in ``data/EXPERIMENTS.md``).
+They go to ``candidates.json`` under ``"teachers"``, best first.
 """
 
 from __future__ import annotations
@@ -72,6 +77,38 @@ def candidates(networks: list) -> dict:
     return out
 
 
+def subset_averages(probs: dict, labels) -> list:
+    """Every subset of two or more members, averaged: validation accuracy, macro-F1, disgust recall.
+
+    Args:
+        probs: member name -> its (n, 7) probabilities on the validation faces.
+        labels: the (n,) true class indices.
+
+    Returns:
+        One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``),
+        the most accurate first.
+    """
+    from itertools import combinations
+
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from helpers import CLASS_NAMES
+
+    labels = np.asarray(labels)
+    disgust = labels == CLASS_NAMES.index("disgust")
+    rows = []
+    for size in range(2, len(probs) + 1):
+        for names in combinations(probs, size):
+            pred = np.mean([probs[n] for n in names], axis=0).argmax(1)
+            rows.append({"members": list(names), "val_accuracy": float(np.mean(pred == labels)),
+                         "val_macro_f1": float(f1_score(labels, pred, labels=range(len(CLASS_NAMES)),
+                                                        average="macro", zero_division=0)),
+                         "val_disgust_recall": float(np.mean(pred[disgust] == labels[disgust])) if disgust.any()
+                         else float("nan")})
+    return sorted(rows, key=lambda r: -r["val_accuracy"])
+
+
 def choose(rows: dict, max_ms: float, max_mb: float) -> str:
     """The rule: the most accurate on validation among the candidates within both limits."""
     allowed = {k: r for k, r in rows.items() if r["latency"]["median_ms"] <= max_ms and r["size_mb"] <= max_mb}
@@ -89,6 +126,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--max-mb", type=float, default=10.0)
     ap.add_argument("--val-fraction", type=float, default=0.1, help="as given to train_reference.py")
     ap.add_argument("--seed", type=int, default=42, help="as given to train_reference.py (it seeds the split)")
+    ap.add_argument("--subsets", action="store_true",
+                    help="also measure the average of every subset of 2+ members (each + flip) as a teacher")
     args = ap.parse_args(argv)
 
     from evaluate_reference import evaluate, latency_in_turns
@@ -124,6 +163,13 @@ def main(argv=None) -> dict:
     summary = {"model_file": out.name, "sha256": sha256_of(out), "members": [str(p) for p in args.members],
                "folded": True, "val_n": int(len(val)), "max_ms": args.max_ms, "max_mb": args.max_mb,
                "chosen": chosen, "candidates": rows}
+    if args.subsets:
+        probs = {f"member {i}": models[f"member {i} + flip"].predict(val.images, batch_size=256, verbose=0)
+                 for i in range(1, len(networks) + 1)}
+        summary["teachers"] = subset_averages(probs, val.labels)
+        for r in summary["teachers"]:
+            print(f"teacher {' + '.join(r['members']):40s} val {r['val_accuracy']:.4f}  "
+                  f"macro-F1 {r['val_macro_f1']:.4f}  disgust {r['val_disgust_recall']:.2f}", flush=True)
     (out.parent / "candidates.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"chosen: {chosen} -> {out}")
     return summary
