@@ -180,6 +180,25 @@ def test_the_shipped_model_can_be_trained_further(tiny_csv, tmp_path):
     assert wrong.returncode != 0 and "does not match --recipe compact" in wrong.stderr
 
 
+def test_augmenting_outside_the_network_exports_the_same_contract(tiny_csv, tmp_path):
+    # --augment-outside (for Keras on JAX with a GPU, run 15): batches are augmented before the network
+    from helpers.augmentation import Augmentation
+    from helpers.explain import networks_in
+    from helpers.training import load_model
+
+    run_dir = tmp_path / "outside"
+    done = subprocess.run(_train_cmd(tiny_csv, run_dir, "--epochs", "1", "--augment-outside",
+                                     "--export", str(tmp_path / "model.keras")),
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "augmentation: outside the network" in done.stdout and _logged_epochs(run_dir) == [0]
+    assert json.loads((run_dir / "result.json").read_text())["augment_outside"] is True
+    model = load_model(tmp_path / "model_plain.keras")
+    assert any(isinstance(layer, Augmentation) for layer in networks_in(model)[0].layers)  # as every other run
+    faces = np.random.default_rng(3).integers(0, 256, (3, 48, 48, 1)).astype("uint8")
+    np.testing.assert_allclose(np.asarray(model.predict(faces, verbose=0)).sum(axis=1), 1.0, atol=1e-4)
+
+
 def test_a_resumed_sitting_draws_new_shuffles_and_augmentation(tmp_path):
     """Keras restores weights and the epoch, not the random generators: without a new seed a
     resumed sitting would replay the first sitting's shuffles and augmented faces."""
@@ -203,7 +222,7 @@ def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
 
 
 def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_faces():
-    distillation_batches = _tool("train_reference").distillation_batches
+    augmented_batches = _tool("train_reference").augmented_batches
     import keras
 
     from helpers.training import one_hot
@@ -219,7 +238,7 @@ def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_fa
         assert training
         return keras.ops.convert_to_tensor(x + noise.normal(0, 20, x.shape).astype("float32"))
 
-    batches = distillation_batches(images, labels, teacher, jitter, batch_size=4, weight=0.3, seed=1)
+    batches = augmented_batches(images, labels, jitter, batch_size=4, seed=1, teacher=teacher, weight=0.3)
     assert len(batches) == 3  # 4 + 4 + 2: no face is dropped
     batches.start_epoch(0)
     order = batches.order.copy()
@@ -234,9 +253,14 @@ def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_fa
 
     batches.start_epoch(1)
     assert sorted(batches.order) == list(range(10)) and list(batches.order) != list(order)  # reshuffled
-    again = distillation_batches(images, labels, teacher, jitter, batch_size=4, weight=0.3, seed=1)
+    again = augmented_batches(images, labels, jitter, batch_size=4, seed=1, teacher=teacher, weight=0.3)
     again.start_epoch(1)
     np.testing.assert_array_equal(again.order, batches.order)  # from the seed and the epoch: a resumed run agrees
+
+    plain = augmented_batches(images, labels, jitter, batch_size=4, seed=1)  # --augment-outside: no teacher
+    x, y = plain[2]
+    assert x.shape == (2, 48, 48, 1) and np.abs(x - images[plain.order[8:]]).max() > 1
+    np.testing.assert_array_equal(y, one_hot(labels[plain.order[8:]]))  # the labels themselves
 
 
 def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
@@ -263,7 +287,8 @@ def test_distillation_settings_are_checked():
     assert parse_args(["--data", "x"]).teacher_weight is None
     for bad in (["--teacher", "t.keras", "--teacher-weight", "0"], ["--teacher", "t.keras", "--teacher-weight", "0.7"],
                 ["--teacher-weight", "0.3"], ["--teacher", "t.keras", "--class-weights"],
-                ["--teacher", "t.keras", "--augment", "none"]):
+                ["--teacher", "t.keras", "--augment", "none"], ["--augment-outside", "--class-weights"],
+                ["--augment-outside", "--augment", "none"]):
         with pytest.raises(SystemExit):
             parse_args(["--data", "x", *bad])
 

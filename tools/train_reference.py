@@ -34,7 +34,8 @@ last epochs, so a run fits a sitting and still ends with a decayed learning rate
 
 Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores), but under JAX on a GPU
 the augmentation layers inside the model made a step 170x slower (data/EXPERIMENTS.md, run 15):
-train with TensorFlow. ``--export`` wraps the
+train with TensorFlow, or try ``--augment-outside``, which augments each batch before it reaches the
+network, as a distilled sitting does (not yet measured on a GPU). ``--export`` wraps the
 best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
 ``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` can turn one or more of these into
 the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
@@ -95,12 +96,19 @@ def parse_args(argv=None):
     p.add_argument("--teacher-weight", type=float, default=None,
                    help="with --teacher: the teacher's share of each target, above 0 and at most 0.5 (default), "
                         "so that the label still decides each target's top class (and the logged accuracy)")
+    p.add_argument("--augment-outside", action="store_true",
+                   help="augment each batch before the network instead of inside it (as --teacher does): for "
+                        "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
     args = p.parse_args(argv)
     if args.teacher and args.class_weights:
         p.error("--class-weights with --teacher: the teacher's probabilities already set each face's target")
+    if args.augment_outside and args.class_weights:
+        p.error("--class-weights with --augment-outside is not supported: leave one of them out")
+    if args.augment_outside and AUGMENT[args.augment] is None:
+        p.error("--augment-outside with --augment none: there is nothing to augment; leave one of them out")
     if args.teacher_weight is not None and not args.teacher:
         p.error("--teacher-weight needs --teacher")
     if args.teacher:
@@ -183,11 +191,13 @@ def teacher_model(paths: list, dtype: str = "float32"):
     return ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks], name="teacher")
 
 
-def distillation_batches(images, labels, teacher, augment, batch_size: int, weight: float, seed: int):
-    """Training batches for distillation (a ``keras.utils.PyDataset``): each batch is augmented
-    here, outside the student, and its target is ``(1 - weight) * one-hot label + weight *
-    teacher probabilities`` on those very augmented faces. Call ``start_epoch(epoch)`` before each
-    epoch (a callback does, in :func:`main`) for that epoch's seeded order."""
+def augmented_batches(images, labels, augment, batch_size: int, seed: int, teacher=None, weight: float = 0.0):
+    """Training batches augmented here, outside the network (a ``keras.utils.PyDataset``).
+
+    Each batch's target is the one-hot label; with a ``teacher`` (distillation) it is ``(1 - weight)
+    * one-hot label + weight * teacher probabilities`` on those very augmented faces. Call
+    ``start_epoch(epoch)`` before each epoch (a callback does, in :func:`main`) for that epoch's
+    seeded order: every face once per epoch, none dropped."""
     import keras
     import numpy as np
 
@@ -208,9 +218,12 @@ def distillation_batches(images, labels, teacher, augment, batch_size: int, weig
         def __getitem__(self, i):
             rows = self.order[i * batch_size:(i + 1) * batch_size]
             x = augment(images[rows].astype("float32"), training=True)
-            soft = np.asarray(teacher.predict_on_batch(x), "float32")  # compiled: faster than a plain call
-            soft /= soft.sum(axis=1, keepdims=True)  # exact sums after a bfloat16 teacher
-            return keras.ops.convert_to_numpy(x), (1 - weight) * one_hot(labels[rows]) + weight * soft
+            target = one_hot(labels[rows])
+            if teacher is not None:
+                soft = np.asarray(teacher.predict_on_batch(x), "float32")  # compiled: faster than a plain call
+                soft /= soft.sum(axis=1, keepdims=True)  # exact sums after a bfloat16 teacher
+                target = (1 - weight) * target + weight * soft
+            return keras.ops.convert_to_numpy(x), target
 
     return Batches()
 
@@ -246,9 +259,13 @@ def main(argv=None) -> dict:
     print(f"train {len(train)}  val {len(val)}  (the test split is not used here)", flush=True)
 
     strength = AUGMENT[args.augment]
-    if args.teacher:  # float32, built before the policy is set: augmentation outside the student
+    outside = bool(args.teacher or args.augment_outside)  # augment each batch before the network, not inside it
+    teacher = None
+    if outside:  # float32, built before the policy is set
+        augment_outside = augmentation_block(seed=stream, **strength)
+        print("augmentation: outside the network, on each batch", flush=True)
+    if args.teacher:
         teacher = teacher_model(args.teacher, "mixed_bfloat16" if args.precision == "mixed_bfloat16" else "float32")
-        outside = augmentation_block(seed=stream, **strength)
         print(f"teacher: {', '.join(args.teacher)} (each with flip-TTA, averaged); weight {args.teacher_weight}",
               flush=True)
     keras.mixed_precision.set_global_policy(args.precision)
@@ -259,7 +276,7 @@ def main(argv=None) -> dict:
             return models.build_compact_cnn(augment=augment)
         return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
 
-    model = build(augmented=not args.teacher)  # a distilled sitting augments outside the network
+    model = build(augmented=not outside)
     if args.init_from:
         networks = networks_in(load_model(args.init_from))  # the course's loader; inside a flip-TTA wrapper too
         if len(networks) != 1:
@@ -322,10 +339,10 @@ def main(argv=None) -> dict:
                                         save_best_only=True, initial_value_threshold=best_logged(run_dir / "log.csv")),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
-    if args.teacher:
+    if outside:
         order_seed = resume_seed(args.seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
-        batches = distillation_batches(train.images, train.labels, teacher, outside, args.batch_size,
-                                       args.teacher_weight, order_seed)
+        batches = augmented_batches(train.images, train.labels, augment_outside, args.batch_size, order_seed,
+                                    teacher, args.teacher_weight or 0.0)
         reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
         model.fit(batches, validation_data=(val.images, y_val), epochs=args.epochs, callbacks=[reshuffle, *callbacks],
                   verbose=2)
@@ -337,8 +354,8 @@ def main(argv=None) -> dict:
     minutes = (time.time() - started) / 60
 
     best = keras.saving.load_model(run_dir / "best.keras", safe_mode=True, compile=False)  # no optimizer state
-    # export in float32 with the augmentation layer inside (the course's contract; a distilled sitting trained
-    # without it): same architecture, same weights
+    # export in float32 with the augmentation layer inside (the course's contract; a sitting that augmented
+    # outside the network trained without it): same architecture, same weights
     keras.mixed_precision.set_global_policy("float32")
     weights = best.get_weights()
     best = build()
@@ -351,7 +368,7 @@ def main(argv=None) -> dict:
     result = {
         "command": "python tools/train_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "init_from": args.init_from, "precision": args.precision, "weight_decay": args.weight_decay,
-        "recipe": args.recipe, "augment": args.augment, "label_smoothing": args.label_smoothing,
+        "recipe": args.recipe, "augment": args.augment, "augment_outside": outside, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
         "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
