@@ -85,8 +85,8 @@ def subset_averages(probs: dict, labels) -> list:
         labels: the (n,) true class indices.
 
     Returns:
-        One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``),
-        the most accurate first.
+        One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``:
+        None without disgust faces), the most accurate first (then the higher macro-F1).
     """
     from itertools import combinations
 
@@ -96,17 +96,16 @@ def subset_averages(probs: dict, labels) -> list:
     from helpers import CLASS_NAMES
 
     labels = np.asarray(labels)
-    disgust = labels == CLASS_NAMES.index("disgust")
+    d = CLASS_NAMES.index("disgust")
+    disgust = labels == d
     rows = []
     for size in range(2, len(probs) + 1):
         for names in combinations(probs, size):
             pred = np.mean([probs[n] for n in names], axis=0).argmax(1)
             rows.append({"members": list(names), "val_accuracy": float(np.mean(pred == labels)),
-                         "val_macro_f1": float(f1_score(labels, pred, labels=range(len(CLASS_NAMES)),
-                                                        average="macro", zero_division=0)),
-                         "val_disgust_recall": float(np.mean(pred[disgust] == labels[disgust])) if disgust.any()
-                         else float("nan")})
-    return sorted(rows, key=lambda r: -r["val_accuracy"])
+                         "val_macro_f1": float(f1_score(labels, pred, average="macro")),  # as evaluate() does
+                         "val_disgust_recall": float(np.mean(pred[disgust] == d)) if disgust.any() else None})
+    return sorted(rows, key=lambda r: (-r["val_accuracy"], -r["val_macro_f1"]))
 
 
 def choose(rows: dict, max_ms: float, max_mb: float) -> str:
@@ -169,7 +168,7 @@ def main(argv=None) -> dict:
         summary["teachers"] = subset_averages(probs, val.labels)
         for r in summary["teachers"]:
             print(f"teacher {' + '.join(r['members']):40s} val {r['val_accuracy']:.4f}  "
-                  f"macro-F1 {r['val_macro_f1']:.4f}  disgust {r['val_disgust_recall']:.2f}", flush=True)
+                  f"macro-F1 {r['val_macro_f1']:.4f}  disgust recall {r['val_disgust_recall'] or 0:.2f}", flush=True)
     (out.parent / "candidates.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"chosen: {chosen} -> {out}")
     return summary

@@ -20,7 +20,8 @@
 
 ``--data`` is a FER2013 folder (``train/<emotion>/``) or ``fer2013.csv``. It uses the course's own
 pieces: ``helpers.data`` (loading, the validation split carved from Training),
-``helpers.models.build_vgg_cnn`` with ``helpers.augmentation`` inside the model, Adam on
+``helpers.models.build_vgg_cnn`` with ``helpers.augmentation`` (inside the model, or on each batch
+before it with ``--teacher`` or ``--augment-outside``), Adam on
 categorical cross-entropy with label smoothing, a cosine learning-rate schedule with warm-up,
 and the best epoch on *validation* accuracy. With ``--teacher`` the targets are soft: each
 augmented face's label mixed with the teacher's probabilities for that face (knowledge
@@ -35,7 +36,9 @@ last epochs, so a run fits a sitting and still ends with a decayed learning rate
 Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores), but under JAX on a GPU
 the augmentation layers inside the model made a step 170x slower (data/EXPERIMENTS.md, run 15):
 train with TensorFlow, or try ``--augment-outside``, which augments each batch before it reaches the
-network, as a distilled sitting does (not yet measured on a GPU). ``--export`` wraps the
+network, as a distilled sitting does. Under JAX that still runs the augmentation layers, eagerly,
+one batch at a time on the default device: run 15's 64 ms per batch of 128 on the GPU would make
+about 13 s per epoch, against 112 s inside the model (not yet measured on a GPU). ``--export`` wraps the
 best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
 ``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` can turn one or more of these into
 the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
@@ -98,7 +101,8 @@ def parse_args(argv=None):
                         "so that the label still decides each target's top class (and the logged accuracy)")
     p.add_argument("--augment-outside", action="store_true",
                    help="augment each batch before the network instead of inside it (as --teacher does): for "
-                        "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15)")
+                        "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15); "
+                        "not yet measured there")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
@@ -191,15 +195,22 @@ def teacher_model(paths: list, dtype: str = "float32"):
     return ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks], name="teacher")
 
 
-def augmented_batches(images, labels, augment, batch_size: int, seed: int, teacher=None, weight: float = 0.0):
+def augmented_batches(images, labels, augment, batch_size: int, seed: int, teacher=None, weight: float | None = None):
     """Training batches augmented here, outside the network (a ``keras.utils.PyDataset``).
 
     Each batch's target is the one-hot label; with a ``teacher`` (distillation) it is ``(1 - weight)
     * one-hot label + weight * teacher probabilities`` on those very augmented faces. Call
     ``start_epoch(epoch)`` before each epoch (a callback does, in :func:`main`) for that epoch's
-    seeded order: every face once per epoch, none dropped."""
+    seeded order: every face once per epoch, none dropped.
+
+    Raises:
+        ValueError: a ``teacher`` without a ``weight`` above 0 and at most 0.5, or a ``weight`` without a teacher.
+    """
     import keras
     import numpy as np
+
+    if (teacher is None) != (weight is None) or (weight is not None and not 0 < weight <= 0.5):
+        raise ValueError(f"teacher and weight go together, with 0 < weight <= 0.5 (got weight={weight})")
 
     from helpers.training import one_hot
 
@@ -342,7 +353,7 @@ def main(argv=None) -> dict:
     if outside:
         order_seed = resume_seed(args.seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
         batches = augmented_batches(train.images, train.labels, augment_outside, args.batch_size, order_seed,
-                                    teacher, args.teacher_weight or 0.0)
+                                    teacher, args.teacher_weight)
         reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
         model.fit(batches, validation_data=(val.images, y_val), epochs=args.epochs, callbacks=[reshuffle, *callbacks],
                   verbose=2)
