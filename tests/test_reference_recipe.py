@@ -175,7 +175,7 @@ def test_the_shipped_model_can_be_trained_further(tiny_csv, tmp_path):
                      "--init-from", str(ROOT / "data" / "fer_reference.keras"))
     done = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "initialised from" in done.stdout and _logged_epochs(run_dir) == [0]
+    assert "initialised from" in done.stdout and "now unfolded" in done.stdout and _logged_epochs(run_dir) == [0]
     wrong = subprocess.run(_train_cmd(tiny_csv, tmp_path / "wrong", "--init-from", str(ROOT / "data" / "fer_reference.keras")),
                            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
     assert wrong.returncode != 0 and "does not match --recipe compact" in wrong.stderr

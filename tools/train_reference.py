@@ -299,6 +299,11 @@ def main(argv=None) -> dict:
             else:  # a serving export (batch norm folded, e.g. the shipped model): unfold it, on training faces
                 sample = np.random.default_rng(args.seed).choice(len(train), min(len(train), 2048), replace=False)
                 models.load_folded_weights(model, inside, train.images[np.sort(sample)])
+                print("note: --init-from is a serving export (batch norm folded), now unfolded. Its kernels carry "
+                      "the batch norms' scales (for the shipped model about half the trained norms), so Adam's "
+                      "steps are relatively larger: in run 19 (data/EXPERIMENTS.md) the first epoch scored 61.5 % "
+                      "on validation from the served file and 66.2 % from the run's own best.keras. Continue "
+                      "from a run's best.keras when you have it.", flush=True)
         except ValueError as error:
             raise SystemExit(f"--init-from {args.init_from}: its network does not match --recipe {args.recipe} "
                              f"({error}).\nUse the recipe it was trained with.")
