@@ -301,7 +301,7 @@ def main(argv=None) -> dict:
                 models.load_folded_weights(model, inside, train.images[np.sort(sample)])
                 print("note: --init-from is a serving export (batch norm folded), now unfolded. Its kernels carry "
                       "the batch norms' scales (for the shipped model about half the trained norms), so Adam's "
-                      "steps are relatively larger: in run 19 (data/EXPERIMENTS.md) the first epoch scored 61.5 % "
+                      "steps are relatively larger: in runs 19a and 19 (data/EXPERIMENTS.md) the first epoch scored 61.5 % "
                       "on validation from the served file and 66.2 % from the run's own best.keras. Continue "
                       "from a run's best.keras when you have it.", flush=True)
         except ValueError as error:
