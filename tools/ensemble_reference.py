@@ -85,26 +85,21 @@ def subset_averages(probs: dict, labels) -> list:
         labels: the (n,) true class indices.
 
     Returns:
-        One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``:
-        None without disgust faces), the most accurate first (then the higher macro-F1).
+        One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``,
+        scored as every candidate is, by ``evaluate_reference.scores``), the most accurate first (then
+        the higher macro-F1).
     """
     from itertools import combinations
 
     import numpy as np
-    from sklearn.metrics import f1_score
+    from evaluate_reference import scores
 
-    from helpers import CLASS_NAMES
-
-    labels = np.asarray(labels)
-    d = CLASS_NAMES.index("disgust")
-    disgust = labels == d
     rows = []
     for size in range(2, len(probs) + 1):
         for names in combinations(probs, size):
-            pred = np.mean([probs[n] for n in names], axis=0).argmax(1)
-            rows.append({"members": list(names), "val_accuracy": float(np.mean(pred == labels)),
-                         "val_macro_f1": float(f1_score(labels, pred, average="macro")),  # as evaluate() does
-                         "val_disgust_recall": float(np.mean(pred[disgust] == d)) if disgust.any() else None})
+            m = scores(np.mean([probs[n] for n in names], axis=0), labels)
+            rows.append({"members": list(names), "val_accuracy": m["accuracy"], "val_macro_f1": m["macro_f1"],
+                         "val_disgust_recall": m["per_class"]["disgust"]["recall"]})
     return sorted(rows, key=lambda r: (-r["val_accuracy"], -r["val_macro_f1"]))
 
 
@@ -129,7 +124,7 @@ def main(argv=None) -> dict:
                     help="also measure the average of every subset of 2+ members (each + flip) as a teacher")
     args = ap.parse_args(argv)
 
-    from evaluate_reference import evaluate, latency_in_turns
+    from evaluate_reference import latency_in_turns, scores
     from helpers.data import course_splits, load_fer2013
     from helpers.pretrained import sha256_of
 
@@ -137,13 +132,16 @@ def main(argv=None) -> dict:
     val = course_splits(load_fer2013(args.data), args.val_fraction, args.seed)["val"]
     networks = serving_networks(args.members)
 
-    rows, files, models = {}, {}, candidates(networks)
+    rows, files, models, flip_probs = {}, {}, candidates(networks), {}
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, model) in enumerate(models.items()):
             path = files[name] = Path(tmp) / f"candidate{k}.keras"
             model.save(path)
-            m = evaluate(model, val)
+            probs = model.predict(val.images, batch_size=256, verbose=0)
+            if name.endswith(" + flip") and name.startswith("member "):  # kept for --subsets
+                flip_probs[name.removesuffix(" + flip")] = probs
+            m = scores(probs, val.labels)
             rows[name] = {
                 "val_accuracy": m["accuracy"],
                 "val_macro_f1": m["macro_f1"],
@@ -163,12 +161,10 @@ def main(argv=None) -> dict:
                "folded": True, "val_n": int(len(val)), "max_ms": args.max_ms, "max_mb": args.max_mb,
                "chosen": chosen, "candidates": rows}
     if args.subsets:
-        probs = {f"member {i}": models[f"member {i} + flip"].predict(val.images, batch_size=256, verbose=0)
-                 for i in range(1, len(networks) + 1)}
-        summary["teachers"] = subset_averages(probs, val.labels)
+        summary["teachers"] = subset_averages(flip_probs, val.labels)
         for r in summary["teachers"]:
             print(f"teacher {' + '.join(r['members']):40s} val {r['val_accuracy']:.4f}  "
-                  f"macro-F1 {r['val_macro_f1']:.4f}  disgust recall {r['val_disgust_recall'] or 0:.2f}", flush=True)
+                  f"macro-F1 {r['val_macro_f1']:.4f}  disgust recall {r['val_disgust_recall']:.2f}", flush=True)
     (out.parent / "candidates.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"chosen: {chosen} -> {out}")
     return summary

@@ -73,21 +73,27 @@ def per_face_latency_ms(model, repeats: int = 200, rounds: int = 3) -> dict:
 
 
 def evaluate(model, split) -> dict:
+    """:func:`scores` of ``model``'s probabilities on ``split``."""
+    return scores(model.predict(split.images, batch_size=256, verbose=0), split.labels)
+
+
+def scores(probs, labels) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of ``probs`` (n, 7)."""
     import numpy as np
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
     from helpers import CLASS_NAMES
 
-    probs = model.predict(split.images, batch_size=256, verbose=0)
+    labels = np.asarray(labels)
     pred = probs.argmax(1)
-    p, r, f, s = precision_recall_fscore_support(split.labels, pred, labels=range(7), zero_division=0)
+    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=range(7), zero_division=0)
     return {
-        "n": int(len(split)),
-        "accuracy": float((pred == split.labels).mean()),
-        "macro_f1": float(f1_score(split.labels, pred, average="macro")),
+        "n": int(len(labels)),
+        "accuracy": float((pred == labels).mean()),
+        "macro_f1": float(f1_score(labels, pred, average="macro")),
         "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
                       for i, c in enumerate(CLASS_NAMES)},
-        "confusion": confusion_matrix(split.labels, pred, labels=range(7)).tolist(),
+        "confusion": confusion_matrix(labels, pred, labels=range(7)).tolist(),
         "mean_probability_sum": float(np.mean(probs.sum(1))),
     }
 
