@@ -264,9 +264,12 @@ def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_fa
     x, y = plain[2]
     assert x.shape == (2, 48, 48, 1) and np.abs(x - images[plain.order[8:]]).max() > 1
     np.testing.assert_array_equal(y, one_hot(labels[plain.order[8:]]))  # the labels themselves
-    for teacher_without_weight in ({"teacher": teacher}, {"weight": 0.3}, {"teacher": teacher, "weight": 0.0}):
+    for teacher_without_weight in ({"teacher": teacher}, {"weight": 0.3}):
         with pytest.raises(ValueError, match="teacher and weight go together"):
             augmented_batches(images, labels, jitter, batch_size=4, seed=1, **teacher_without_weight)
+    for weight in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="above 0 and at most 1"):
+            augmented_batches(images, labels, jitter, batch_size=4, seed=1, teacher=teacher, weight=weight)
 
 
 def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
@@ -291,7 +294,8 @@ def test_distillation_settings_are_checked():
     parse_args = _tool("train_reference").parse_args
     assert parse_args(["--data", "x", "--teacher", "t.keras"]).teacher_weight == 0.5
     assert parse_args(["--data", "x"]).teacher_weight is None
-    for bad in (["--teacher", "t.keras", "--teacher-weight", "0"], ["--teacher", "t.keras", "--teacher-weight", "0.7"],
+    assert parse_args(["--data", "x", "--teacher", "t.keras", "--teacher-weight", "0.8"]).teacher_weight == 0.8
+    for bad in (["--teacher", "t.keras", "--teacher-weight", "0"], ["--teacher", "t.keras", "--teacher-weight", "1.2"],
                 ["--teacher-weight", "0.3"], ["--teacher", "t.keras", "--class-weights"],
                 ["--teacher", "t.keras", "--augment", "none"], ["--augment-outside", "--class-weights"],
                 ["--augment-outside", "--augment", "none"]):

@@ -97,8 +97,9 @@ def parse_args(argv=None):
                    help="distil: train on targets that mix the labels with the probabilities of these trained "
                         "models (averaged, each with flip-TTA) on the same augmented faces")
     p.add_argument("--teacher-weight", type=float, default=None,
-                   help="with --teacher: the teacher's share of each target, above 0 and at most 0.5 (default), "
-                        "so that the label still decides each target's top class (and the logged accuracy)")
+                   help="with --teacher: the teacher's share of each target, above 0 and at most 1 (default "
+                        "0.5). Up to 0.5 the label decides each target's top class; above it the teacher can "
+                        "outvote the label, and the logged train accuracy counts agreement with the mixed target")
     p.add_argument("--augment-outside", action="store_true",
                    help="augment each batch before the network instead of inside it (as --teacher does): for "
                         "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15); "
@@ -117,8 +118,10 @@ def parse_args(argv=None):
         p.error("--teacher-weight needs --teacher")
     if args.teacher:
         args.teacher_weight = 0.5 if args.teacher_weight is None else args.teacher_weight
-        if not 0 < args.teacher_weight <= 0.5:
-            p.error(f"--teacher-weight {args.teacher_weight}: give a share above 0 and at most 0.5")
+        try:
+            check_teacher_weight(args.teacher_weight)
+        except ValueError as err:
+            p.error(f"--teacher-weight: {err}")
     if args.teacher and AUGMENT[args.augment] is None:
         p.error("--teacher needs augmentation (the teacher labels each augmented face); use --augment weak or default")
     return args
@@ -195,6 +198,12 @@ def teacher_model(paths: list, dtype: str = "float32"):
     return ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks], name="teacher")
 
 
+def check_teacher_weight(weight: float) -> None:
+    """Raise ``ValueError`` unless ``0 < weight <= 1`` (the teacher's share of each distillation target)."""
+    if not 0 < weight <= 1:
+        raise ValueError(f"the teacher's share of each target must be above 0 and at most 1 (got {weight})")
+
+
 def augmented_batches(images, labels, augment, batch_size: int, seed: int, teacher=None, weight: float | None = None):
     """Training batches augmented here, outside the network (a ``keras.utils.PyDataset``).
 
@@ -204,13 +213,15 @@ def augmented_batches(images, labels, augment, batch_size: int, seed: int, teach
     seeded order: every face once per epoch, none dropped.
 
     Raises:
-        ValueError: a ``teacher`` without a ``weight`` above 0 and at most 0.5, or a ``weight`` without a teacher.
+        ValueError: a ``teacher`` without a ``weight`` above 0 and at most 1, or a ``weight`` without a teacher.
     """
     import keras
     import numpy as np
 
-    if (teacher is None) != (weight is None) or (weight is not None and not 0 < weight <= 0.5):
-        raise ValueError(f"teacher and weight go together, with 0 < weight <= 0.5 (got weight={weight})")
+    if (teacher is None) != (weight is None):
+        raise ValueError(f"teacher and weight go together (got weight={weight}, teacher {'given' if teacher else 'None'})")
+    if weight is not None:
+        check_teacher_weight(weight)
 
     from helpers.training import one_hot
 
