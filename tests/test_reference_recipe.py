@@ -103,13 +103,17 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     student_dir, student = tmp_path / "student", tmp_path / "student.keras"
     distilled = subprocess.run(
         _train_cmd(tiny_csv, student_dir, "--epochs", "1", "--teacher", str(tmp_path / "model_plain.keras"),
-                   "--init-from", str(run_dir / "best.keras"), "--export", str(student)),
+                   "--init-from", str(run_dir / "best.keras"), "--export", str(student), "--draw-seed", "7"),
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
     assert distilled.returncode == 0, distilled.stdout[-3000:] + distilled.stderr[-3000:]
     assert "teacher:" in distilled.stdout
     sitting = json.loads((student_dir / "result.json").read_text())
     assert sitting["teacher"] == [str(tmp_path / "model_plain.keras")] and sitting["teacher_weight"] == 0.5
+    from helpers.training import resume_seed
+
+    assert (sitting["seed"], sitting["draw_seed"]) == (42, 7), "--draw-seed changes the draws, not the split"
+    assert f"augmentation: {resume_seed(7, 0, str(run_dir / 'best.keras'))})" in distilled.stdout
     assert np.asarray(load_model(student).predict(faces, verbose=0)).shape == (5, len(CLASS_NAMES))
     from helpers.augmentation import Augmentation
     from helpers.explain import networks_in

@@ -104,7 +104,12 @@ def parse_args(argv=None):
                    help="augment each batch before the network instead of inside it (as --teacher does): for "
                         "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15); "
                         "not yet measured there")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42,
+                   help="seeds the validation split (give the same one to ensemble_reference.py and "
+                        "evaluate_reference.py) and, unless --draw-seed is given, the run's random draws")
+    p.add_argument("--draw-seed", type=int, default=None,
+                   help="seed of the initial weights, shuffles and augmentation draws (default: --seed): give "
+                        "another one to train a second network of the same recipe on the same validation split")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
     args = p.parse_args(argv)
@@ -162,8 +167,9 @@ def best_logged(log_csv: Path, monitor: str = "val_accuracy") -> float | None:
 
 
 def sitting_seed(seed: int, run_dir: Path, init_from: str | None = None) -> int:
-    """The seed of this sitting's shuffles and augmentation draws (the validation split always
-    uses ``seed``): :func:`helpers.training.resume_seed` of the epoch the run resumes at (from
+    """The seed of this sitting's initial weights, shuffles and augmentation draws, from the run's
+    draw seed (``--draw-seed``, else ``--seed``; the validation split always uses ``--seed``):
+    :func:`helpers.training.resume_seed` of the epoch the run resumes at (from
     ``run_dir/backup``), salted with ``--init-from`` so that a later sitting draws anew too.
     Without it every resumed sitting replayed the first one's augmented faces (run 11 in
     data/EXPERIMENTS.md: train accuracy jumped after each restart while validation stayed flat).
@@ -268,7 +274,8 @@ def main(argv=None) -> dict:
         raise SystemExit(f"{run_dir} holds a finished run ({run_dir / 'result.json'}). Use a new --run-dir, "
                          f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    stream = sitting_seed(args.seed, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
+    draws = args.seed if args.draw_seed is None else args.draw_seed
+    stream = sitting_seed(draws, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
     seed_everything(stream)
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; run dir {run_dir}; "
           f"seed {args.seed} (this sitting's shuffles and augmentation: {stream})", flush=True)
@@ -367,7 +374,7 @@ def main(argv=None) -> dict:
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
     if outside:
-        order_seed = resume_seed(args.seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
+        order_seed = resume_seed(draws, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
         batches = augmented_batches(train.images, train.labels, augment_outside, args.batch_size, order_seed,
                                     teacher, args.teacher_weight)
         reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
@@ -398,6 +405,7 @@ def main(argv=None) -> dict:
         "recipe": args.recipe, "augment": args.augment, "augment_outside": outside, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+        "draw_seed": draws,
         "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
         "planned_epochs": plan["epochs"], "minutes_this_sitting": round(minutes, 2), "backend": keras.backend.backend(),
         "val_accuracy": float((probs.argmax(1) == val.labels).mean()),
