@@ -415,3 +415,26 @@ def test_model_card_lists_every_sitting():
     assert "137 epochs, 335 minutes" in card
     assert "batch norm folded" in card and "| ensemble | 67.5 % | 64.0 % | 40.0 % | 4.2 | 9.3 |" in card
     assert "batch norm folded" not in model_card({**metrics, "members": [[third]], "networks": 1, "flip_tta": True})
+
+
+def test_a_resume_keeps_the_settings_it_started_with(tmp_path):
+    tool = _tool("train_reference")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    first = tool.parse_args(["--data", "x", "--lr", "5e-4", "--time-budget-min", "60"])
+    tool.resume_settings(run_dir, first)
+    assert json.loads((run_dir / "settings.json").read_text())["augment_outside"] is False
+    # no finished epoch yet: a new start may change anything (the settings are written again)
+    tool.resume_settings(run_dir, tool.parse_args(["--data", "x", "--lr", "1e-3"]))
+    assert json.loads((run_dir / "settings.json").read_text())["lr"] == 1e-3
+
+    (run_dir / "backup").mkdir()
+    (run_dir / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": 2}))
+    tool.resume_settings(run_dir, tool.parse_args(["--data", "elsewhere", "--lr", "1e-3", "--epochs", "50"]))
+    tool.resume_settings(run_dir, tool.parse_args(["--data", "x", "--lr", "1e-3", "--draw-seed", "42"]))  # the same draws
+    for changed, said in ((["--teacher", "t.keras"], "augment_outside: False -> True"),
+                          (["--augment-outside"], "augment_outside"), (["--lr", "5e-4"], "lr: 0.001 -> 0.0005"),
+                          (["--lr", "1e-3", "--draw-seed", "3"], "draw_seed: 42 -> 3")):
+        with pytest.raises(SystemExit, match="started with other settings") as refused:
+            tool.resume_settings(run_dir, tool.parse_args(["--data", "x", *changed]))
+        assert said in str(refused.value)

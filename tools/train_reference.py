@@ -30,7 +30,9 @@ distillation, Hinton et al. 2015, at temperature 1); the teacher only labels Tra
 
 Resumable: every epoch is backed up in ``RUN_DIR/backup``; run the same command again after an
 interruption (Ctrl-C, a closed laptop, a Colab disconnect) and it continues from the last
-completed epoch. ``--time-budget-min`` plans the number of epochs from the measured speed of the
+completed epoch. The settings it started with are kept in ``RUN_DIR/settings.json``, and a resume
+that changes one of them is refused; ``--epochs`` and ``--time-budget-min`` may change.
+``--time-budget-min`` plans the number of epochs from the measured speed of the
 last epochs, so a run fits a sitting and still ends with a decayed learning rate.
 
 Runs on any Keras 3 backend (the shipped model: TensorFlow on 2 CPU cores), but under JAX on a GPU
@@ -204,6 +206,36 @@ def teacher_model(paths: list, dtype: str = "float32"):
     return ensemble([with_flip_tta(n, name=f"{n.name}_flip_tta") for n in networks], name="teacher")
 
 
+# what a resumed run must keep (--epochs and --time-budget-min may change: plan.json; the data may move)
+RESUME_KEEPS = ("recipe", "augment", "augment_outside", "teacher", "teacher_weight", "lr", "batch_size",
+                "weight_decay", "label_smoothing", "class_weights", "precision", "seed", "draw_seed", "val_fraction")
+
+
+def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
+    """Write the run's settings to ``run_dir/settings.json`` when it starts, and refuse a resume
+    (``run_dir/backup`` holds a finished epoch) whose settings differ from them, e.g. a sitting that
+    augmented inside the network resumed with ``--teacher``, which augments outside it.
+
+    Raises:
+        SystemExit: the settings that differ, before and now, and what to do.
+    """
+    from helpers.training import _backup_epoch
+
+    now = {k: getattr(args, k) for k in RESUME_KEEPS}
+    now["augment_outside"] = bool(args.teacher or args.augment_outside)  # --teacher augments outside too
+    now["draw_seed"] = args.seed if args.draw_seed is None else args.draw_seed
+    file = Path(run_dir) / "settings.json"
+    if _backup_epoch(Path(run_dir) / "backup") and file.exists():
+        before = json.loads(file.read_text())
+        changed = [f"{k}: {before[k]!r} -> {now[k]!r}" for k in RESUME_KEEPS if k in before and before[k] != now[k]]
+        if changed:
+            raise SystemExit(f"{run_dir} is a run to resume, started with other settings ({'; '.join(changed)}).\n"
+                             "Give the settings it started with (see its settings.json), or a new --run-dir "
+                             f"(with --init-from {Path(run_dir) / 'best.keras'} to start from its best weights).")
+        return
+    file.write_text(json.dumps(now, indent=2))
+
+
 def check_teacher_weight(weight: float) -> None:
     """Raise ``ValueError`` unless ``0 < weight <= 1`` (the teacher's share of each distillation target)."""
     if not 0 < weight <= 1:
@@ -274,6 +306,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"{run_dir} holds a finished run ({run_dir / 'result.json'}). Use a new --run-dir, "
                          f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     run_dir.mkdir(parents=True, exist_ok=True)
+    resume_settings(run_dir, args)
     draws = args.seed if args.draw_seed is None else args.draw_seed
     stream = sitting_seed(draws, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
     seed_everything(stream)
