@@ -115,6 +115,7 @@ def parse_args(argv=None):
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--export", default=None, help="write the best model wrapped with flip-TTA to this .keras path (and *_plain.keras without)")
     args = p.parse_args(argv)
+    args.draw_seed = args.seed if args.draw_seed is None else args.draw_seed
     if args.teacher and args.class_weights:
         p.error("--class-weights with --teacher: the teacher's probabilities already set each face's target")
     if args.augment_outside and args.class_weights:
@@ -223,7 +224,6 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
 
     now = {k: getattr(args, k) for k in RESUME_KEEPS}
     now["augment_outside"] = bool(args.teacher or args.augment_outside)  # --teacher augments outside too
-    now["draw_seed"] = args.seed if args.draw_seed is None else args.draw_seed
     file = Path(run_dir) / "settings.json"
     if _backup_epoch(Path(run_dir) / "backup") and file.exists():
         before = json.loads(file.read_text())
@@ -257,7 +257,7 @@ def augmented_batches(images, labels, augment, batch_size: int, seed: int, teach
     import numpy as np
 
     if (teacher is None) != (weight is None):
-        raise ValueError(f"teacher and weight go together (got weight={weight}, teacher {'given' if teacher else 'None'})")
+        raise ValueError(f"teacher and weight go together (got weight={weight}, teacher {'given' if teacher is not None else 'None'})")
     if weight is not None:
         check_teacher_weight(weight)
 
@@ -307,11 +307,11 @@ def main(argv=None) -> dict:
                          f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_settings(run_dir, args)
-    draws = args.seed if args.draw_seed is None else args.draw_seed
-    stream = sitting_seed(draws, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
+    stream = sitting_seed(args.draw_seed, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
     seed_everything(stream)
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; run dir {run_dir}; "
-          f"seed {args.seed} (this sitting's shuffles and augmentation: {stream})", flush=True)
+          f"seed {args.seed}{'' if args.draw_seed == args.seed else f', draw seed {args.draw_seed}'} "
+          f"(this sitting's shuffles and augmentation: {stream})", flush=True)
 
     data = load_fer2013(args.data, cache=False)
     if {"public_test", "private_test"} <= set(data.splits):  # CSV: PublicTest is the validation split
@@ -407,7 +407,7 @@ def main(argv=None) -> dict:
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
     if outside:
-        order_seed = resume_seed(draws, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
+        order_seed = resume_seed(args.draw_seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
         batches = augmented_batches(train.images, train.labels, augment_outside, args.batch_size, order_seed,
                                     teacher, args.teacher_weight)
         reshuffle = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.start_epoch(epoch))
@@ -438,7 +438,7 @@ def main(argv=None) -> dict:
         "recipe": args.recipe, "augment": args.augment, "augment_outside": outside, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
-        "draw_seed": draws,
+        "draw_seed": args.draw_seed,
         "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
         "planned_epochs": plan["epochs"], "minutes_this_sitting": round(minutes, 2), "backend": keras.backend.backend(),
         "val_accuracy": float((probs.argmax(1) == val.labels).mean()),
