@@ -438,3 +438,19 @@ def test_a_resume_keeps_the_settings_it_started_with(tmp_path):
         with pytest.raises(SystemExit, match="started with other settings") as refused:
             tool.resume_settings(run_dir, tool.parse_args(["--data", "x", *changed]))
         assert said in str(refused.value)
+
+
+def test_every_recipe_serves_to_the_contract():
+    from helpers.models import build_vgg_cnn, count_params, fold_batch_norm, with_flip_tta
+
+    recipes = _tool("train_reference").RECIPES
+    millions = {"vgg-default": 1.24, "vgg-slim": 1.06, "vgg-deep": 1.98, "vgg-lean": 1.85}  # as the log says
+    assert set(recipes) == set(millions)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype("uint8")
+    for name, settings in recipes.items():
+        net = build_vgg_cnn(augment=None, name=name.replace("-", "_"), **settings)
+        assert round(count_params(net) / 1e6, 2) == millions[name], name
+        served = with_flip_tta(fold_batch_norm(net))  # the form ensemble_reference.py serves
+        probs = np.asarray(served.predict(faces, verbose=0))
+        assert probs.shape == (3, 7), name
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
