@@ -31,7 +31,8 @@ distillation, Hinton et al. 2015, at temperature 1); the teacher only labels Tra
 Resumable: every epoch is backed up in ``RUN_DIR/backup``; run the same command again after an
 interruption (Ctrl-C, a closed laptop, a Colab disconnect) and it continues from the last
 completed epoch. The settings it started with are kept in ``RUN_DIR/settings.json``, and a resume
-that changes one of them is refused; ``--epochs`` and ``--time-budget-min`` may change.
+that changes one of them is refused; ``--epochs``, ``--time-budget-min``, ``--data`` (the same data
+moved) and ``--export`` may change.
 ``--time-budget-min`` plans the number of epochs from the measured speed of the
 last epochs, so a run fits a sitting and still ends with a decayed learning rate.
 
@@ -110,8 +111,9 @@ def parse_args(argv=None):
                         "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15); "
                         "not yet measured there")
     p.add_argument("--seed", type=int, default=42,
-                   help="seeds the validation split (give the same one to ensemble_reference.py and "
-                        "evaluate_reference.py) and, unless --draw-seed is given, the run's random draws")
+                   help="seeds the validation split (give the same one to ensemble_reference.py --seed; "
+                        "evaluate_reference.py uses the default, 42) and, unless --draw-seed is given, the "
+                        "run's random draws")
     p.add_argument("--draw-seed", type=int, default=None,
                    help="seed of the initial weights, shuffles and augmentation draws (default: --seed): give "
                         "another one to train a second network of the same recipe on the same validation split")
@@ -211,14 +213,16 @@ def teacher_model(paths: list, dtype: str = "float32"):
 
 
 # what a resumed run must keep (--epochs and --time-budget-min may change: plan.json; the data may move)
-RESUME_KEEPS = ("recipe", "augment", "augment_outside", "teacher", "teacher_weight", "lr", "batch_size",
+RESUME_KEEPS = ("recipe", "init_from", "augment", "augment_outside", "teacher", "teacher_weight", "lr", "batch_size",
                 "weight_decay", "label_smoothing", "class_weights", "precision", "seed", "draw_seed", "val_fraction")
 
 
 def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     """Write the run's settings to ``run_dir/settings.json`` when it starts, and refuse a resume
     (``run_dir/backup`` holds a finished epoch) whose settings differ from them, e.g. a sitting that
-    augmented inside the network resumed with ``--teacher``, which augments outside it.
+    augmented inside the network resumed with ``--teacher``, which augments outside it. Paths are
+    compared as given (a teacher named by another path is a change). A run begun before this check
+    has no ``settings.json``: its first resume writes one and is not checked.
 
     Raises:
         SystemExit: the settings that differ, before and now, and what to do.
