@@ -137,6 +137,7 @@ def parse_args(argv=None):
             p.error(f"--teacher-weight: {err}")
     if args.teacher and AUGMENT[args.augment] is None:
         p.error("--teacher needs augmentation (the teacher labels each augmented face); use --augment weak or default")
+    args.augment_outside = bool(args.augment_outside or args.teacher)  # --teacher augments each batch outside too
     return args
 
 
@@ -230,7 +231,6 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     from helpers.training import _backup_epoch
 
     now = {k: getattr(args, k) for k in RESUME_KEEPS}
-    now["augment_outside"] = bool(args.teacher or args.augment_outside)  # --teacher augments outside too
     file = Path(run_dir) / "settings.json"
     if _backup_epoch(Path(run_dir) / "backup") and file.exists():
         before = json.loads(file.read_text())
@@ -300,6 +300,7 @@ def main(argv=None) -> dict:
     import keras
     import numpy as np
 
+    from evaluate_reference import scores
     from helpers import models
     from helpers.augmentation import augmentation_block
     from helpers.course import seed_everything
@@ -328,9 +329,8 @@ def main(argv=None) -> dict:
     print(f"train {len(train)}  val {len(val)}  (the test split is not used here)", flush=True)
 
     strength = AUGMENT[args.augment]
-    outside = bool(args.teacher or args.augment_outside)  # augment each batch before the network, not inside it
     teacher = None
-    if outside:  # float32, built before the policy is set
+    if args.augment_outside:  # augment each batch before the network, not inside it; float32, built before the policy is set
         augment_outside = augmentation_block(seed=stream, **strength)
         print("augmentation: outside the network, on each batch", flush=True)
     if args.teacher:
@@ -345,7 +345,7 @@ def main(argv=None) -> dict:
             return models.build_compact_cnn(augment=augment)
         return models.build_vgg_cnn(augment=augment, **RECIPES[args.recipe])
 
-    model = build(augmented=not outside)
+    model = build(augmented=not args.augment_outside)
     if args.init_from:
         networks = networks_in(load_model(args.init_from))  # the course's loader; inside a flip-TTA wrapper too
         if len(networks) != 1:
@@ -413,7 +413,7 @@ def main(argv=None) -> dict:
                                         save_best_only=True, initial_value_threshold=best_logged(run_dir / "log.csv")),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
-    if outside:
+    if args.augment_outside:
         order_seed = resume_seed(args.draw_seed, 0, str(args.init_from or ""))  # per sitting; a resume keeps the order
         batches = augmented_batches(train.images, train.labels, augment_outside, args.batch_size, order_seed,
                                     teacher, args.teacher_weight)
@@ -436,22 +436,21 @@ def main(argv=None) -> dict:
     best.set_weights(weights)
     probs = best.predict(val.images, batch_size=512, verbose=0)
     tta = models.with_flip_tta(best, name="fer_reference")
-    probs_tta = tta.predict(val.images, batch_size=512, verbose=0)
-    from sklearn.metrics import f1_score, recall_score
+    flip = scores(tta.predict(val.images, batch_size=512, verbose=0), val.labels)  # as evaluate_reference.py scores
 
     result = {
         "command": "python tools/train_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "init_from": args.init_from, "precision": args.precision, "weight_decay": args.weight_decay,
-        "recipe": args.recipe, "augment": args.augment, "augment_outside": outside, "label_smoothing": args.label_smoothing,
+        "recipe": args.recipe, "augment": args.augment, "augment_outside": args.augment_outside, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
         "draw_seed": args.draw_seed,
         "params": models.count_params(best), "epochs_run": int(sum(1 for _ in open(run_dir / "log.csv")) - 1),
         "planned_epochs": plan["epochs"], "minutes_this_sitting": round(minutes, 2), "backend": keras.backend.backend(),
         "val_accuracy": float((probs.argmax(1) == val.labels).mean()),
-        "val_accuracy_flip_tta": float((probs_tta.argmax(1) == val.labels).mean()),
-        "val_macro_f1_flip_tta": float(f1_score(val.labels, probs_tta.argmax(1), average="macro")),
-        "val_disgust_recall_flip_tta": float(recall_score(val.labels, probs_tta.argmax(1), labels=[1], average="macro")),
+        "val_accuracy_flip_tta": flip["accuracy"],
+        "val_macro_f1_flip_tta": flip["macro_f1"],
+        "val_disgust_recall_flip_tta": flip["per_class"]["disgust"]["recall"],
     }
     (run_dir / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2), flush=True)
