@@ -215,8 +215,9 @@ def _read_log(path: Path):
     return log.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
-def _backup_epoch(backup: Path) -> int:
-    """Number of epochs completed according to BackupAndRestore's metadata (0 if none)."""
+def epochs_in_backup(backup: Path) -> int:
+    """How many epochs a run's ``BackupAndRestore`` folder holds as finished (0 if none or unreadable):
+    the epoch a resumed run continues from."""
     meta = backup / "training_metadata.json"
     try:
         return int(json.loads(meta.read_text())["epoch"])
@@ -374,7 +375,7 @@ def train(
         _load_weights_quietly(model, best_path)
         return _read_log(log_path)
 
-    done = _backup_epoch(backup)
+    done = epochs_in_backup(backup)
     log = _read_log(log_path)
     if not log.empty:  # keep exactly the epochs the backup holds; a later row is redone
         log = log[log["epoch"] < done]

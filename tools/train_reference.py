@@ -183,9 +183,9 @@ def sitting_seed(seed: int, run_dir: Path, init_from: str | None = None) -> int:
     Without it every resumed sitting replayed the first one's augmented faces (run 11 in
     data/EXPERIMENTS.md: train accuracy jumped after each restart while validation stayed flat).
     """
-    from helpers.training import _backup_epoch, resume_seed
+    from helpers.training import epochs_in_backup, resume_seed
 
-    return resume_seed(seed, _backup_epoch(Path(run_dir) / "backup"), str(init_from or ""))
+    return resume_seed(seed, epochs_in_backup(Path(run_dir) / "backup"), str(init_from or ""))
 
 
 def teacher_model(paths: list, dtype: str = "float32"):
@@ -228,11 +228,11 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     Raises:
         SystemExit: the settings that differ, before and now, and what to do.
     """
-    from helpers.training import _backup_epoch
+    from helpers.training import epochs_in_backup
 
     now = {k: getattr(args, k) for k in RESUME_KEEPS}
     file = Path(run_dir) / "settings.json"
-    if _backup_epoch(Path(run_dir) / "backup") and file.exists():
+    if epochs_in_backup(Path(run_dir) / "backup") and file.exists():
         before = json.loads(file.read_text())
         changed = [f"{k}: {before[k]!r} -> {now[k]!r}" for k in RESUME_KEEPS if k in before and before[k] != now[k]]
         if changed:
