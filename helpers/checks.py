@@ -472,7 +472,8 @@ def _wrong_no_flip(rotation: float, zoom: float):
     compare=_same_augmentation,
     wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_no_flip],
     hint="keras.Sequential([RandomFlip('horizontal'), RandomRotation(rotation), RandomZoom(zoom)]): a vertical "
-         "flip changes the expression, and RandomRotation's factor is a fraction of a full turn, not degrees.",
+         "flip changes the expression, RandomRotation's factor is a fraction of a full turn, not degrees, and "
+         "RandomZoom takes no width factor (the width follows the height; its own would stretch faces).",
 )
 def build_augmentation(rotation: float, zoom: float):
     """A keras.Sequential: horizontal flip, then rotation by up to ``rotation`` of a turn, then zoom up to ``zoom``."""

@@ -45,7 +45,7 @@ HOW_TO_GET_DATA = """\
 How to get FER2013 (about 60 MB):
   1. In Python: helpers.download_fer2013()  (uses kagglehub; needs a Kaggle account/API token
      in ~/.kaggle/kaggle.json or the KAGGLE_USERNAME/KAGGLE_KEY variables), or
-  2. Kaggle CLI:  kaggle datasets download -d msambare/fer2013 -p data/fer2013 --unzip
+  2. Kaggle CLI (pip install kaggle):  kaggle datasets download -d msambare/fer2013 -p data/fer2013 --unzip
   3. or by hand: https://www.kaggle.com/datasets/msambare/fer2013 -> Download, unzip so that
      you have data/fer2013/train/<emotion>/ and data/fer2013/test/<emotion>/.
   The original CSV (fer2013.csv, from the ICML 2013 challenge) works too: put it at

@@ -316,8 +316,9 @@ def reference_points(y_train, y_test, model_accuracy: float, model_name: str = "
     """Where a model stands: the majority-class baseline (computed here), human accuracy and
     published results, each with its source. ``model_accuracy`` is a fraction (0-1).
 
-    Note the published figures are on FER2013's private test split; the course's test split is
-    the Kaggle ``test/`` folder (PublicTest) or a CSV's PrivateTest, so compare with care.
+    Note the published figures are on FER2013's private test split; the course's test split is a
+    CSV's PrivateTest or the Kaggle ``test/`` folder (PublicTest alone in some copies, PublicTest and
+    PrivateTest merged, 7,178 faces, in others), so compare with care.
     """
     import pandas as pd
 

@@ -281,7 +281,7 @@ Confusion matrix (rows: true class, columns: predicted, same order):
 - Domain gap: FER2013 crops are tight, frontal-ish, low-resolution web images. Webcam frames
   differ in lighting, pose, camera quality and crop; expect lower accuracy live, and a bias
   towards *neutral* and *happy* when the face is small, dark or turned (lesson 07).
-- Labels in FER2013 are noisy (lesson 08 shows training images the model confidently disagrees
+- Labels in FER2013 are noisy (lesson 08 shows held-out images the model confidently disagrees
   with); FER+ relabelling reports that many are ambiguous even for humans.
 
 ## Intended use and limits
