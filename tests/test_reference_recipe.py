@@ -443,6 +443,9 @@ def test_a_resume_keeps_the_settings_it_started_with(tmp_path):
     (run_dir / "settings.json").unlink()
     tool.resume_settings(run_dir, tool.parse_args(distilled))  # a run begun before the check: written, not checked
     tool.resume_settings(run_dir, tool.parse_args([*distilled, "--epochs", "9"]))  # the same command, read back from JSON
+    same_files = ["--data", "x", "--teacher", str(Path("a.keras").resolve()), "./b.keras", "--teacher-weight", "0.8",
+                  "--init-from", str(Path("s.keras").resolve())]
+    tool.resume_settings(run_dir, tool.parse_args(same_files))  # the same files, named another way: no change
     for changed in (["--teacher", "a.keras"], ["--teacher-weight", "0.5"], ["--init-from", "t.keras"]):
         with pytest.raises(SystemExit, match="started with other settings"):
             tool.resume_settings(run_dir, tool.parse_args([*distilled, *changed]))

@@ -218,12 +218,20 @@ RESUME_KEEPS = ("recipe", "init_from", "augment", "augment_outside", "teacher", 
                 "weight_decay", "label_smoothing", "class_weights", "precision", "seed", "draw_seed", "val_fraction")
 
 
+def _as_compared(key: str, value):
+    """A setting as :func:`resume_settings` compares it: model files by their resolved paths."""
+    if key in ("init_from", "teacher") and value is not None:
+        return [os.path.realpath(v) for v in value] if isinstance(value, list) else os.path.realpath(value)
+    return value
+
+
 def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     """Write the run's settings to ``run_dir/settings.json`` when it starts, and refuse a resume
     (``run_dir/backup`` holds a finished epoch) whose settings differ from them, e.g. a sitting that
-    augmented inside the network resumed with ``--teacher``, which augments outside it. Paths are
-    compared as given (a teacher named by another path is a change). A run begun before this check
-    has no ``settings.json``: its first resume writes one and is not checked.
+    augmented inside the network resumed with ``--teacher``, which augments outside it. The model
+    files (``--init-from``, ``--teacher``) are compared as resolved paths: the same file named
+    another way (relative or absolute) is no change. A run begun before this check has no
+    ``settings.json``: its first resume writes one and is not checked.
 
     Raises:
         SystemExit: the settings that differ, before and now, and what to do.
@@ -234,7 +242,8 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     file = Path(run_dir) / "settings.json"
     if epochs_in_backup(Path(run_dir) / "backup") and file.exists():
         before = json.loads(file.read_text())
-        changed = [f"{k}: {before[k]!r} -> {now[k]!r}" for k in RESUME_KEEPS if k in before and before[k] != now[k]]
+        changed = [f"{k}: {before[k]!r} -> {now[k]!r}" for k in RESUME_KEEPS
+                   if k in before and _as_compared(k, before[k]) != _as_compared(k, now[k])]
         if changed:
             raise SystemExit(f"{run_dir} is a run to resume, started with other settings ({'; '.join(changed)}).\n"
                              "Give the settings it started with (see its settings.json), or a new --run-dir "
