@@ -461,6 +461,13 @@ def _wrong_degrees(rotation: float, zoom: float):
                              keras.layers.RandomZoom(zoom)])
 
 
+def _wrong_stretch(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(rotation),
+                             keras.layers.RandomZoom(zoom, zoom)])  # width drawn apart from height: stretched faces
+
+
 def _wrong_no_flip(rotation: float, zoom: float):
     import keras
 
@@ -470,7 +477,7 @@ def _wrong_no_flip(rotation: float, zoom: float):
 @exercise(
     cases=lambda: [(0.05, 0.1), (0.1, 0.2), (0.02, 0.05)],
     compare=_same_augmentation,
-    wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_no_flip],
+    wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_stretch, _wrong_no_flip],
     hint="keras.Sequential([RandomFlip('horizontal'), RandomRotation(rotation), RandomZoom(zoom)]): a vertical "
          "flip changes the expression, RandomRotation's factor is a fraction of a full turn, not degrees, and "
          "RandomZoom takes no width factor (the width follows the height; its own would stretch faces).",

@@ -417,7 +417,7 @@ def test_model_card_lists_every_sitting():
     assert "batch norm folded" not in model_card({**metrics, "members": [[third]], "networks": 1, "flip_tta": True})
 
 
-def test_a_resume_keeps_the_settings_it_started_with(tmp_path):
+def test_a_resume_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     tool = _tool("train_reference")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -446,6 +446,16 @@ def test_a_resume_keeps_the_settings_it_started_with(tmp_path):
     same_files = ["--data", "x", "--teacher", str(Path("a.keras").resolve()), "./b.keras", "--teacher-weight", "0.8",
                   "--init-from", str(Path("s.keras").resolve())]
     tool.resume_settings(run_dir, tool.parse_args(same_files))  # the same files, named another way: no change
+
+    (run_dir / "settings.json").unlink()  # a new record: the model files are written resolved
+    tool.resume_settings(run_dir, tool.parse_args(distilled))
+    assert json.loads((run_dir / "settings.json").read_text())["init_from"] == str(Path("s.keras").resolve())
+    started_in, elsewhere = Path.cwd(), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # resumed from another folder: the same files named absolutely are no change
+    tool.resume_settings(run_dir, tool.parse_args([str(started_in / a) if a.endswith(".keras") else a for a in distilled]))
+    with pytest.raises(SystemExit, match="started with other settings"):  # the same names here are other files
+        tool.resume_settings(run_dir, tool.parse_args(distilled))
     for changed in (["--teacher", "a.keras"], ["--teacher-weight", "0.5"], ["--init-from", "t.keras"]):
         with pytest.raises(SystemExit, match="started with other settings"):
             tool.resume_settings(run_dir, tool.parse_args([*distilled, *changed]))

@@ -218,8 +218,8 @@ RESUME_KEEPS = ("recipe", "init_from", "augment", "augment_outside", "teacher", 
                 "weight_decay", "label_smoothing", "class_weights", "precision", "seed", "draw_seed", "val_fraction")
 
 
-def _as_compared(key: str, value):
-    """A setting as :func:`resume_settings` compares it: model files by their resolved paths."""
+def _as_recorded(key: str, value):
+    """A setting as :func:`resume_settings` records and compares it: model files as resolved paths."""
     if key in ("init_from", "teacher") and value is not None:
         return [os.path.realpath(v) for v in value] if isinstance(value, list) else os.path.realpath(value)
     return value
@@ -229,8 +229,9 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     """Write the run's settings to ``run_dir/settings.json`` when it starts, and refuse a resume
     (``run_dir/backup`` holds a finished epoch) whose settings differ from them, e.g. a sitting that
     augmented inside the network resumed with ``--teacher``, which augments outside it. The model
-    files (``--init-from``, ``--teacher``) are compared as resolved paths: the same file named
-    another way (relative or absolute) is no change. A run begun before this check has no
+    files (``--init-from``, ``--teacher``) are recorded and compared as resolved paths: the same file
+    named another way, or from another working directory, is no change (an older record's relative
+    paths are resolved against the working directory). A run begun before this check has no
     ``settings.json``: its first resume writes one and is not checked.
 
     Raises:
@@ -238,12 +239,12 @@ def resume_settings(run_dir: Path, args: argparse.Namespace) -> None:
     """
     from helpers.training import epochs_in_backup
 
-    now = {k: getattr(args, k) for k in RESUME_KEEPS}
+    now = {k: _as_recorded(k, getattr(args, k)) for k in RESUME_KEEPS}
     file = Path(run_dir) / "settings.json"
     if epochs_in_backup(Path(run_dir) / "backup") and file.exists():
         before = json.loads(file.read_text())
         changed = [f"{k}: {before[k]!r} -> {now[k]!r}" for k in RESUME_KEEPS
-                   if k in before and _as_compared(k, before[k]) != _as_compared(k, now[k])]
+                   if k in before and _as_recorded(k, before[k]) != now[k]]
         if changed:
             raise SystemExit(f"{run_dir} is a run to resume, started with other settings ({'; '.join(changed)}).\n"
                              "Give the settings it started with (see its settings.json), or a new --run-dir "
