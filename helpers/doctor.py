@@ -37,8 +37,8 @@ REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 TESTED_PYTHON = (3, 11)
 MIN_PYTHON = (3, 10)
 INSTALL_FIX = "run `make setup` (or `pip install -r requirements.txt`) in the course folder"
-GET_DATA_FIX = ('get FER2013: `python -c "import helpers; helpers.download_fer2013()"` '
-                "(Kaggle token needed; README, 'Get FER2013', lists other ways)")
+GET_DATA_FIX = ('run `python -c "import helpers; helpers.download_fer2013()"` '
+                "(needs a Kaggle token; the README's 'Get FER2013' lists other ways)")
 OPENCV_DISTS = ("opencv-python-headless", "opencv-python", "opencv-contrib-python", "opencv-contrib-python-headless")
 
 #: FER2013's images per class in CLASS_NAMES order (angry, disgust, fear, happy, sad, surprise,
@@ -187,10 +187,11 @@ def _count_problems(split: str, counts, known, shown: int = 3) -> list[str]:
     return [f"{split} has {int(sum(counts)):,} images, FER2013 {sum(known):,} (per class, here/FER2013: {listed}{more})"]
 
 
-def check_data() -> tuple[Finding, tuple[str, Path] | None]:
+def check_data() -> tuple[Finding, tuple[str, Path, str] | None]:
     """Where the notebooks will find the data, and its counts per split and class.
 
-    Returns the finding and, when real data was found, ``(reader name, path)`` for the cache check.
+    Returns the finding and, when real data was found, ``(reader name, path, cache state before
+    loading)`` for the cache check (loading builds the cache).
     """
     from .data import locate_fer2013
 
@@ -203,12 +204,13 @@ def check_data() -> tuple[Finding, tuple[str, Path] | None]:
                        f"or unset it (`unset FER2013_DIR`); to get the data, {GET_DATA_FIX}"), None
     if kind == "offline":
         return Finding("data", "warn", "FER2013 not found: the notebooks will use the OFFLINE DEMO DATA (cartoon faces)",
-                       f"{GET_DATA_FIX}, into data/fer2013/ or anywhere with FER2013_DIR set"), None
+                       f"to use the real data, {GET_DATA_FIX}; or set FER2013_DIR to where you have it"), None
     path = Path(location)
     if kind == "csv" and path.is_dir():
         path = path / "fer2013.csv"
     reader = "read_csv" if kind == "csv" else "read_folders"
-    return _count_data(kind, path), (reader, path)
+    before = cache_state(reader, path)
+    return _count_data(kind, path), (reader, path, before)
 
 
 def _count_data(kind: str, path: Path) -> Finding:
@@ -218,7 +220,7 @@ def _count_data(kind: str, path: Path) -> Finding:
         data = load_fer2013(path, verbose=False)
     except Exception as exc:
         return Finding("data", "fail", f"{path} could not be read: {exc}".splitlines()[0],
-                       f"fix or replace the files at {path}; {GET_DATA_FIX}")
+                       f"fix or replace the files at {path}; to download FER2013 again, {GET_DATA_FIX}")
     counts = {name: split.counts() for name, split in data.splits.items()}
     sizes = ", ".join(f"{name} {len(split):,}" for name, split in data.splits.items())
     problems = _count_problems("train", counts.get("train", [0] * 7), FER2013_COUNTS["train"])
@@ -237,7 +239,7 @@ def _count_data(kind: str, path: Path) -> Finding:
     found = f"{kind} at {path}: {sizes}{test_kind}"
     if problems:
         return Finding("data", "warn", f"{found}; differs from FER2013: " + "; ".join(problems),
-                       f"files are missing, extra or unreadable: download FER2013 again ({GET_DATA_FIX})")
+                       f"files are missing, extra or unreadable; to download FER2013 again, {GET_DATA_FIX}")
     return Finding("data", "ok", f"{found}; every class count matches FER2013")
 
 
@@ -268,8 +270,8 @@ def check_cache(state_before: str | None, state_after: str | None) -> Finding:
         return Finding("cache", "ok", f"{where}; nothing to cache for the offline data check")
     if state_before == "fresh":
         return Finding("cache", "ok", f"{where}; fresh")
-    did = {"stale": "was stale (the files changed)", "none": "was not built yet"}[state_before]
-    now = "rebuilt now" if state_after == "fresh" else "could not be written"
+    did, done = {"stale": ("was stale (the files changed)", "rebuilt now"), "none": ("was not built yet", "built now")}[state_before]
+    now = done if state_after == "fresh" else "could not be written"
     return Finding("cache", "ok" if state_after == "fresh" else "warn", f"{where}; {did}, {now}")
 
 
@@ -415,9 +417,8 @@ def run_checks(skip_speed: bool = False, skip_camera: bool = False, probe_second
     """Every check, in the order of the report."""
     findings = [check_python(), *check_packages(read_pins())]
     data, cached = check_data()
-    before = cache_state(*cached) if cached else None
     findings.append(data)
-    findings.append(check_cache(before, cache_state(*cached) if cached else None))
+    findings.append(check_cache(cached[2] if cached else None, cache_state(*cached[:2]) if cached else None))
     if not skip_camera:
         findings.append(check_camera())
     findings.append(check_disk())

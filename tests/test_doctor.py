@@ -68,7 +68,8 @@ def test_counts_are_compared_with_fer2013(monkeypatch, tmp_path):
     assert data.status == "warn"
     assert "train has 2 images, FER2013 28,709 (per class, here/FER2013: happy 1/7,215, neutral 0/4,965, sad 1/4,830 and 4 more)" in data.found
     assert "test has 2 images (FER2013: 3,589 or 7,178)" in data.found
-    assert doctor.cache_state(*cached) == "fresh"  # loading it built the cache
+    assert cached[2] == "none" and doctor.cache_state(*cached[:2]) == "fresh"  # loading it built the cache
+    assert "was not built yet, built now" in doctor.check_cache(cached[2], "fresh").found
 
 
 def test_real_fer2013_matches_its_known_counts(fer_dir, monkeypatch):
