@@ -197,7 +197,7 @@ def check_data() -> tuple[Finding, tuple[str, Path, str] | None]:
 
     try:
         kind, location = locate_fer2013()
-    except FileNotFoundError as exc:
+    except FileNotFoundError:  # only an explicit FER2013_DIR can be missing
         given = os.environ.get("FER2013_DIR", "")
         return Finding("data", "fail", f"FER2013_DIR={given!r} does not exist",
                        f"point FER2013_DIR at the folder holding train/ and test/ (or at fer2013.csv), "

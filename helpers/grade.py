@@ -143,8 +143,9 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
         result.problem = f"ran past its time limit of {timeout:g} s (in cell {index})"
     except DeadKernelError:
         result.problem = f"the kernel died in cell {index} (out of memory?)"
-    except Exception as exc:  # kernel did not start, a cell the kernel could not run, ...
-        result.problem = f"stopped in cell {index}: {type(exc).__name__}: {exc}".strip()
+    except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
+        where = f"stopped in cell {index}" if index >= 0 else "could not start its kernel"
+        result.problem = f"{where}: {type(exc).__name__}: {exc}".strip()
     result.seconds = time.monotonic() - started
     return result
 

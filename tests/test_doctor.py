@@ -23,6 +23,7 @@ def _by_check(findings) -> dict[str, doctor.Finding]:
     return {f.check: f for f in findings}
 
 
+@pytest.mark.slow
 def test_passes_on_this_machine_with_a_short_probe():
     done = subprocess.run([sys.executable, "-m", "helpers.doctor", "--json", "--skip-camera", "--probe-seconds", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -72,6 +73,7 @@ def test_counts_are_compared_with_fer2013(monkeypatch, tmp_path):
     assert "was not built yet, built now" in doctor.check_cache(cached[2], "fresh").found
 
 
+@pytest.mark.realdata
 def test_real_fer2013_matches_its_known_counts(fer_dir, monkeypatch):
     monkeypatch.setenv("FER2013_DIR", str(fer_dir))
     data, _ = doctor.check_data()

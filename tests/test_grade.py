@@ -70,18 +70,21 @@ def _rows(grades, which: str) -> dict[str, dict[str, str]]:
     return {r["exercise"]: r for r in rows if r["notebook"] == names[which]}
 
 
+@pytest.mark.slow
 def test_solution_passes_every_exercise(class_grades):
     rows = _rows(class_grades, "solution")
     assert set(rows) == {"folder_counts_in_class_order", "class_counts"}
     assert {r["status"] for r in rows.values()} == {"pass"}
 
 
+@pytest.mark.slow
 def test_blank_lesson_is_not_attempted(class_grades):
     rows = _rows(class_grades, "lesson")
     assert set(rows) == {"folder_counts_in_class_order", "class_counts"}
     assert {r["status"] for r in rows.values()} == {"not attempted"}
 
 
+@pytest.mark.slow
 def test_planted_mistake_fails_with_its_case(class_grades):
     rows = _rows(class_grades, "planted")
     assert rows["folder_counts_in_class_order"]["status"] == "pass"
@@ -91,6 +94,7 @@ def test_planted_mistake_fails_with_its_case(class_grades):
     assert grade.NOTEBOOK_ROW not in rows  # no cell raised
 
 
+@pytest.mark.slow
 def test_endless_loop_times_out_into_error(tmp_path):
     nb = _notebook(
         tmp_path / "endless.ipynb",
@@ -141,6 +145,7 @@ def test_modes_set_the_kernel_environment():
         grade.mode_environment("slow")
 
 
+@pytest.mark.slow
 def test_render_writes_html_of_an_executed_solution(tmp_path):
     """What `make render` runs, on the lightest notebook, in quick mode (full mode takes hours)."""
     done = subprocess.run(
