@@ -98,6 +98,12 @@ def mode_environment(mode: str, base: dict[str, str] | None = None) -> dict[str,
     return env
 
 
+def cell_label(nb, index: int) -> str:
+    """How a person finds cell ``index`` (0-based): ``cell 3 (`while True:`)``, counting from 1."""
+    first = next((line.strip() for line in nb.cells[index].source.splitlines() if line.strip()), "")
+    return f"cell {index + 1} (`{first[:40]}`)" if first else f"cell {index + 1}"
+
+
 def _error_text(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
@@ -110,7 +116,7 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
     """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
 
     Cells that raise do not stop the run; their errors are in ``failed_cells`` (cell index ->
-    ``"Name: message"``). A time-out, a dead kernel or a kernel that does not start ends the run
+    ``"Name: message"``; :func:`cell_label` names a cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
     early and is described in ``problem``. Never raises for a broken notebook; raises
     ``OSError`` only when the file cannot be read or copied.
     """
@@ -140,11 +146,11 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
                 if cell.cell_type == "code" and _error_text(cell):
                     result.failed_cells[index] = _error_text(cell)
     except CellTimeoutError:
-        result.problem = f"ran past its time limit of {timeout:g} s (in cell {index})"
+        result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
     except DeadKernelError:
-        result.problem = f"the kernel died in cell {index} (out of memory?)"
+        result.problem = f"the kernel died in {cell_label(nb, index)} (out of memory?)"
     except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
-        where = f"stopped in cell {index}" if index >= 0 else "could not start its kernel"
+        where = f"stopped in {cell_label(nb, index)}" if index >= 0 else "could not start its kernel"
         result.problem = f"{where}: {type(exc).__name__}: {exc}".strip()
     result.seconds = time.monotonic() - started
     return result
@@ -197,7 +203,7 @@ def grade_notebook(path: str | os.PathLike, timeout: float = 600, mode: str = "q
         if exercise not in {e for _, e in expected}:
             rows.append(Row(name, exercise, status, detail))
     problems = ([f"the notebook {run.problem}"] if run.problem else []) + [
-        f"cell {i} raised {error}" for i, error in run.failed_cells.items()]
+        f"{cell_label(run.notebook, i)} raised {error}" for i, error in run.failed_cells.items()]
     if problems:
         rows.append(Row(name, NOTEBOOK_ROW, "error", "; ".join(problems)))
     return rows, run.seconds

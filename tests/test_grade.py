@@ -110,7 +110,7 @@ def test_endless_loop_times_out_into_error(tmp_path):
     assert by_name["imbalance_ratio"].status == "error"
     assert "time limit of 8 s" in by_name["imbalance_ratio"].detail
     assert by_name[grade.NOTEBOOK_ROW].status == "error"
-    assert "time limit" in by_name[grade.NOTEBOOK_ROW].detail
+    assert "time limit of 8 s (in cell 3 (`while True:`))" in by_name[grade.NOTEBOOK_ROW].detail
 
 
 def test_crashing_cells_are_errors_and_later_exercises_still_graded(tmp_path):
@@ -130,7 +130,7 @@ def test_crashing_cells_are_errors_and_later_exercises_still_graded(tmp_path):
     assert rows[("crash.ipynb", "class_counts")]["status"] == "error"
     assert "NameError" in rows[("crash.ipynb", "class_counts")]["detail"]
     assert rows[("crash.ipynb", "imbalance_ratio")]["status"] == "pass"
-    assert "ZeroDivisionError" in rows[("crash.ipynb", grade.NOTEBOOK_ROW)]["detail"]
+    assert "cell 2 (`1 / 0`) raised ZeroDivisionError" in rows[("crash.ipynb", grade.NOTEBOOK_ROW)]["detail"]
     assert rows[("broken.ipynb", grade.NOTEBOOK_ROW)]["status"] == "error"
     assert "could not be read" in rows[("broken.ipynb", grade.NOTEBOOK_ROW)]["detail"]
 
@@ -164,3 +164,16 @@ def test_make_render_passes_the_mode():
     done = subprocess.run(["make", "-n", "render", "MODE=workshop"], cwd=ROOT, capture_output=True, text=True)
     assert "tools/render.py --mode workshop --out rendered" in done.stdout
     assert "rendered/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_render_reports_a_failing_notebook_and_still_writes_it(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render", ROOT / "tools" / "render.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    nb = _notebook(tmp_path / "broken.ipynb", "print('before')", "1 / 0", "print('after')")
+    assert render.main([str(nb), "--mode", "quick", "--out", str(tmp_path / "html")]) == 1
+    html = (tmp_path / "html" / "broken.html").read_text(encoding="utf-8")
+    assert "ZeroDivisionError" in html and "after" in html
+    assert "cell 2 (`1 / 0`) raised ZeroDivisionError" in capsys.readouterr().out

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helpers.grade import MODES, execute_notebook  # noqa: E402
+from helpers.grade import MODES, cell_label, execute_notebook  # noqa: E402
 
 
 def render(notebook: Path, out_dir: Path, mode: str, timeout: float) -> tuple[Path, str]:
@@ -35,7 +35,7 @@ def render(notebook: Path, out_dir: Path, mode: str, timeout: float) -> tuple[Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{notebook.stem}.html"
     out.write_text(html, encoding="utf-8")
-    problems = ([run.problem] if run.problem else []) + [f"cell {i} raised {e}" for i, e in run.failed_cells.items()]
+    problems = ([run.problem] if run.problem else []) + [f"{cell_label(run.notebook, i)} raised {e}" for i, e in run.failed_cells.items()]
     print(f"{notebook} -> {out} ({mode} mode, {run.seconds / 60:.1f} min)" + (f"  PROBLEM: {'; '.join(problems)}" if problems else ""),
           flush=True)
     return out, "; ".join(problems)
