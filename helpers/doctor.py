@@ -130,7 +130,8 @@ def check_python(version: tuple[int, int, int] = tuple(sys.version_info[:3])) ->
 def check_packages(pins: dict[str, str]) -> list[Finding]:
     """TensorFlow, Keras, OpenCV (version and CascadeClassifier) and every other pinned package."""
     if not pins:
-        return [Finding("pins", "warn", f"{REQUIREMENTS} not found: versions not compared", "run the doctor from the course folder")]
+        return [Finding("pins", "warn", f"{REQUIREMENTS} not found: versions not compared",
+                        "run the doctor from the course folder")]
     findings = [
         compare_version("tensorflow", installed_version("tensorflow"), pins.get("tensorflow")),
         compare_version("keras", installed_version("keras"), pins.get("keras")),
@@ -167,9 +168,11 @@ def check_opencv(pins: dict[str, str]) -> Finding:
         return Finding("opencv", "fail", f"{dist} {version} does not import: {exc}", swap)
     cascade = Path(getattr(getattr(cv2, "data", None), "haarcascades", "")) / "haarcascade_frontalface_default.xml"
     if not hasattr(cv2, "CascadeClassifier") or not cascade.is_file():
-        return Finding("opencv", "fail", f"{dist} {version} has no CascadeClassifier / Haar cascades (lesson 07 needs them)", swap)
+        return Finding("opencv", "fail",
+                       f"{dist} {version} has no CascadeClassifier / Haar cascades (lesson 07 needs them)", swap)
     if len(installed) > 1:
-        return Finding("opencv", "warn", f"several builds installed ({', '.join(installed)}): they overwrite each other's cv2", swap)
+        return Finding("opencv", "warn",
+                       f"several builds installed ({', '.join(installed)}): they overwrite each other's cv2", swap)
     finding.found = f"{finding.found} ({dist}, CascadeClassifier ok)"
     return finding
 
@@ -230,9 +233,13 @@ def _count_data(kind: str, path: Path) -> Finding:
         test_kind = ""
     else:
         test = counts.get("test", [0] * 7)
-        known = {3589: ("PublicTest", FER2013_COUNTS["public_test"]), 7178: ("Kaggle test: PublicTest + PrivateTest", MERGED_TEST)}
+        known = {3589: ("PublicTest", FER2013_COUNTS["public_test"]),
+                 7178: ("Kaggle test: PublicTest + PrivateTest", MERGED_TEST)}
         test_kind, reference = known.get(int(sum(test)), ("not a FER2013 test split", None))
-        problems += _count_problems("test", test, reference) if reference else [f"test has {int(sum(test)):,} images (FER2013: 3,589 or 7,178)"]
+        if reference:
+            problems += _count_problems("test", test, reference)
+        else:
+            problems.append(f"test has {int(sum(test)):,} images (FER2013: 3,589 or 7,178)")
         test_kind = f"; test = {test_kind}"
     if data.skipped:
         problems.append(f"{len(data.skipped)} unreadable file(s), e.g. {data.skipped[0][0]}")
@@ -270,7 +277,8 @@ def check_cache(state_before: str | None, state_after: str | None) -> Finding:
         return Finding("cache", "ok", f"{where}; nothing to cache for the offline data check")
     if state_before == "fresh":
         return Finding("cache", "ok", f"{where}; fresh")
-    did, done = {"stale": ("was stale (the files changed)", "rebuilt now"), "none": ("was not built yet", "built now")}[state_before]
+    did, done = {"stale": ("was stale (the files changed)", "rebuilt now"),
+                 "none": ("was not built yet", "built now")}[state_before]
     now = done if state_after == "fresh" else "could not be written"
     return Finding("cache", "ok" if state_after == "fresh" else "warn", f"{where}; {did}, {now}")
 

@@ -115,10 +115,11 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
                      env: dict[str, str] | None = None, kernel_name: str = "python3") -> Execution:
     """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
 
-    Cells that raise do not stop the run; their errors are in ``failed_cells`` (cell index ->
-    ``"Name: message"``; :func:`cell_label` names a cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
+    The limit includes the kernel's start. Cells that raise do not stop the run; their errors are
+    in ``failed_cells`` (0-based cell index -> ``"Name: message"``; :func:`cell_label` names a
+    cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
     early and is described in ``problem``. Never raises for a broken notebook; raises
-    ``OSError`` only when the file cannot be read or copied.
+    ``OSError`` only when the file cannot be copied.
     """
     import nbformat
     from nbclient import NotebookClient

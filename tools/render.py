@@ -35,9 +35,10 @@ def render(notebook: Path, out_dir: Path, mode: str, timeout: float) -> tuple[Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{notebook.stem}.html"
     out.write_text(html, encoding="utf-8")
-    problems = ([run.problem] if run.problem else []) + [f"{cell_label(run.notebook, i)} raised {e}" for i, e in run.failed_cells.items()]
-    print(f"{notebook} -> {out} ({mode} mode, {run.seconds / 60:.1f} min)" + (f"  PROBLEM: {'; '.join(problems)}" if problems else ""),
-          flush=True)
+    problems = [run.problem] if run.problem else []
+    problems += [f"{cell_label(run.notebook, i)} raised {e}" for i, e in run.failed_cells.items()]
+    trouble = f"  PROBLEM: {'; '.join(problems)}" if problems else ""
+    print(f"{notebook} -> {out} ({mode} mode, {run.seconds / 60:.1f} min){trouble}", flush=True)
     return out, "; ".join(problems)
 
 
