@@ -1,11 +1,13 @@
 # make lab   : create .venv from requirements.txt, install the course, open JupyterLab
 # make test  : create .venv the same way and run the tests (helpers + every notebook, quick mode)
+# make render: execute every solution (full mode; MODE=workshop for less) into rendered/*.html (git-ignored: faces)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 JOBS   ?= 2
+MODE   ?= full
 
-.PHONY: lab test setup lessons benchmark bench-training bench-webcam clean
+.PHONY: lab test setup lessons benchmark bench-training bench-webcam render clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,9 @@ bench-training: setup
 
 bench-webcam: setup
 	$(BIN)/python benchmarks/bench_webcam.py
+
+render: setup
+	$(BIN)/python tools/render.py --mode $(MODE) --out rendered
 
 clean:
 	rm -rf $(VENV) .pytest_cache

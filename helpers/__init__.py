@@ -13,6 +13,8 @@
 * :mod:`helpers.webcam`   command line for the live pipeline
 * :mod:`helpers.pretrained` the course's reference model, SHA-256 checked
 * :mod:`helpers.checks`   exercise checks used in every lesson
+* :mod:`helpers.doctor`   ``python -m helpers.doctor``: is this machine ready for the workshop?
+* :mod:`helpers.grade`    ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
 
 Only course/data/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
 the other modules when a lesson needs them.

@@ -1,0 +1,258 @@
+"""Grade a class's notebooks with the course's own checks: ``python -m helpers.grade``.
+
+Each notebook is executed with nbclient in a temporary working folder of its own (a copy of the
+notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
+notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
+its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks._record`); the
+grader reads those lines and writes one CSV row per notebook and exercise::
+
+    notebook,exercise,status,detail
+
+``status`` is ``pass``, ``fail``, ``not attempted`` or ``error``. An exercise whose check cell
+exists but never reported (a crash before it, a cell raising, the time limit) gets ``error``; a
+notebook that crashes or runs past its limit gets one more row, exercise ``(notebook)``, saying
+why. A broken notebook never stops the grader. Example::
+
+    python -m helpers.grade submissions/*/01_loading_fer2013.ipynb --csv grades.csv --timeout 600
+
+Cells that raise do not stop the notebook (as in nbgrader): later exercises are still graded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATUSES = ("pass", "fail", "not attempted", "error")
+MODES = ("quick", "workshop", "full")
+NOTEBOOK_ROW = "(notebook)"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_CHECK_CALL = re.compile(r"(?:\b([A-Za-z_]\w*)\s*=\s*)?[\w.]*\bcheck\(\s*([A-Za-z_]\w*)")
+
+
+@dataclass
+class Row:
+    """One line of the grade table."""
+
+    notebook: str
+    exercise: str
+    status: str
+    detail: str
+
+
+@dataclass
+class Execution:
+    """What running a notebook gave: the executed notebook, the first problem, the time taken (s)."""
+
+    notebook: object
+    problem: str = ""
+    seconds: float = 0.0
+    failed_cells: dict[int, str] = field(default_factory=dict)
+
+
+def exercises_in(nb) -> list[tuple[int, str]]:
+    """``(cell index, exercise name)`` for every check cell of a notebook (an ``nbformat`` node).
+
+    A check cell reads ``name = helpers.checks.check(name)``; when the two names differ (a typo),
+    the one that is a registered exercise wins.
+    """
+    from .checks import EXERCISES
+
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            for target, argument in _CHECK_CALL.findall(cell.source):
+                found.append((index, target if target in EXERCISES and argument not in EXERCISES else argument))
+    return found
+
+
+def mode_environment(mode: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default ``os.environ``) set up for ``mode``: ``FER_MODE`` and ``FER_QUICK``.
+
+    The kernel also gets this course on its ``PYTHONPATH`` so that a notebook copied elsewhere
+    still imports ``helpers``.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`MODES`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    env = dict(os.environ if base is None else base)
+    env["FER_MODE"] = mode
+    if mode == "quick":
+        env["FER_QUICK"] = "1"
+    else:
+        env.pop("FER_QUICK", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH", "")] if p])
+    env.setdefault("MPLBACKEND", "agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def cell_label(nb, index: int) -> str:
+    """How a person finds cell ``index`` (0-based): ``cell 3 (`while True:`)``, counting from 1."""
+    first = next((line.strip() for line in nb.cells[index].source.splitlines() if line.strip()), "")
+    return f"cell {index + 1} (`{first[:40]}`)" if first else f"cell {index + 1}"
+
+
+def _error_text(cell) -> str:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+    return ""
+
+
+def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",
+                     env: dict[str, str] | None = None, kernel_name: str = "python3") -> Execution:
+    """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
+
+    The limit includes the kernel's start. Cells that raise do not stop the run; their errors are
+    in ``failed_cells`` (0-based cell index -> ``"Name: message"``; :func:`cell_label` names a
+    cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
+    early and is described in ``problem``. Never raises for a broken notebook; raises
+    ``OSError`` only when the file cannot be copied.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    copy = Path(shutil.copy(path, workdir / Path(path).name))
+    started = time.monotonic()
+    try:
+        nb = nbformat.read(copy, as_version=4)
+    except Exception as exc:  # not a notebook at all
+        return Execution(None, f"could not be read: {type(exc).__name__}: {exc}")
+    result = Execution(nb)
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True, shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(workdir)}})
+    index = -1
+    try:
+        with client.setup_kernel(env=mode_environment(mode, env), cwd=str(workdir)):
+            for index, cell in enumerate(nb.cells):
+                left = timeout - (time.monotonic() - started)
+                if left <= 0:
+                    raise CellTimeoutError(f"no time left before cell {index}")
+                client.timeout = max(1, int(left))
+                client.execute_cell(cell, index)
+                if cell.cell_type == "code" and _error_text(cell):
+                    result.failed_cells[index] = _error_text(cell)
+    except CellTimeoutError:
+        result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
+    except DeadKernelError:
+        result.problem = f"the kernel died in {cell_label(nb, index)} (out of memory?)"
+    except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
+        where = f"stopped in {cell_label(nb, index)}" if index >= 0 else "could not start its kernel"
+        result.problem = f"{where}: {type(exc).__name__}: {exc}".strip()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def read_check_log(log: Path) -> dict[str, tuple[str, str]]:
+    """The last reported ``(status, detail)`` of each exercise in a ``FER_CHECK_LOG`` file."""
+    outcomes: dict[str, tuple[str, str]] = {}
+    if log.is_file():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                outcomes[str(entry["exercise"])] = (str(entry["status"]), str(entry["detail"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line the notebook itself wrote into the log: not an outcome
+    return outcomes
+
+
+def grade_notebook(path: str | os.PathLike, timeout: float = 600, mode: str = "quick",
+                   kernel_name: str = "python3") -> tuple[list[Row], float]:
+    """Execute one notebook and grade its exercises.
+
+    Returns:
+        ``(rows, seconds)``: one :class:`Row` per exercise found in its check cells (in notebook
+        order), plus a ``(notebook)`` row when it crashed, a cell raised or it timed out; and the
+        wall time it took.
+    """
+    name = str(path)
+    with tempfile.TemporaryDirectory(prefix="fer-grade-") as tmp:
+        log = Path(tmp) / "checks.jsonl"
+        env = dict(os.environ, FER_CHECK_LOG=str(log))
+        try:
+            run = execute_notebook(path, Path(tmp) / "work", timeout, mode, env, kernel_name)
+        except OSError as exc:
+            return [Row(name, NOTEBOOK_ROW, "error", f"the notebook could not be copied: {exc}")], 0.0
+        outcomes = read_check_log(log)
+    rows = []
+    expected = exercises_in(run.notebook) if run.notebook is not None else []
+    for cell_index, exercise in expected:
+        if exercise in outcomes:
+            status, detail = outcomes[exercise]
+        elif cell_index in run.failed_cells:
+            status, detail = "error", f"its check cell raised {run.failed_cells[cell_index]}"
+        elif run.problem:
+            status, detail = "error", f"not checked: the notebook {run.problem}"
+        else:
+            status, detail = "error", "its check cell ran but did not report"
+        rows.append(Row(name, exercise, status, detail))
+    for exercise, (status, detail) in outcomes.items():  # a check called from a cell we did not recognise
+        if exercise not in {e for _, e in expected}:
+            rows.append(Row(name, exercise, status, detail))
+    problems = ([f"the notebook {run.problem}"] if run.problem else []) + [
+        f"{cell_label(run.notebook, i)} raised {error}" for i, error in run.failed_cells.items()]
+    if problems:
+        rows.append(Row(name, NOTEBOOK_ROW, "error", "; ".join(problems)))
+    return rows, run.seconds
+
+
+def summary(rows: list[Row], seconds: float) -> str:
+    """One line per notebook: counts per status and the time taken."""
+    counts = {s: sum(r.status == s for r in rows if r.exercise != NOTEBOOK_ROW) for s in STATUSES}
+    line = f"{rows[0].notebook if rows else '?'}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({seconds:.0f} s)"
+    trouble = [r.detail for r in rows if r.exercise == NOTEBOOK_ROW]
+    return line + (f"\n  ERROR: {trouble[0]}" if trouble else "")
+
+
+def write_csv(rows: list[Row], out: str | os.PathLike) -> Path:
+    """Write the rows with the header ``notebook, exercise, status, detail``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["notebook", "exercise", "status", "detail"])
+        writer.writerows([r.notebook, r.exercise, r.status, r.detail] for r in rows)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: grade every notebook given, write the CSV, print a summary per notebook.
+
+    Exit status 0 when every notebook was graded (whatever the grades), 2 on bad arguments.
+    """
+    parser = argparse.ArgumentParser(prog="python -m helpers.grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files")
+    parser.add_argument("--csv", required=True, help="where to write the grade table")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")
+    parser.add_argument("--mode", choices=MODES[:2], default="quick", help="quick (default) or workshop")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    args = parser.parse_args(argv)
+    missing = [n for n in args.notebooks if not Path(n).is_file()]
+    if missing:
+        parser.error(f"not found: {', '.join(missing)}")
+    rows: list[Row] = []
+    for notebook in args.notebooks:
+        print(f"grading {notebook} ({args.mode} mode, limit {args.timeout:g} s) ...", flush=True)
+        graded, seconds = grade_notebook(notebook, args.timeout, args.mode, args.kernel)
+        rows += graded
+        print(summary(graded, seconds), flush=True)
+    print(f"wrote {write_csv(rows, args.csv)} ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
