@@ -222,15 +222,7 @@ def load_fer2013(
             location, kind = str(download_fer2013()), "folders"
         elif not allow_offline:
             raise FileNotFoundError(f"FER2013 not found (looked at FER2013_DIR and {DATA_DIR}).\n{HOW_TO_GET_DATA}")
-    archives = []
-    while kind == "archive" and len(archives) < 2:  # Kaggle's competition zip holds fer2013.tar.gz
-        archives.append(Path(location))
-        kind, location = _unpack(archives[-1], verbose)
-    if kind == "archive":
-        raise ValueError(f"{location} is an archive inside {len(archives)} archives: unpack it by hand with  "
-                         f"{unpack_command(location, archive_format(location) or 'zip')}")
-    if kind == "ferplus_folders":
-        raise ValueError(FERPLUS_FOLDERS.format(path=location))
+    kind, path, archives = _readable(kind, location, verbose)
     if kind == "offline":
         if labels == "ferplus":
             raise ValueError("labels='ferplus' needs fer2013.csv with fer2013new.csv beside it; this is the offline demo data")
@@ -239,12 +231,11 @@ def load_fer2013(
         # drawing the faces takes seconds; the cache is keyed on offline.py, so any change redraws
         data = _cached(_draw_offline, Path(offline.__file__)) if cache else offline.offline_dataset()
     else:
-        path = Path(location)
         reader = read_csv if kind == "csv" else read_folders
         data = _cached(reader, path) if cache else reader(path)
         if archives:
             data.location = f"{data.location} (unpacked from {archives[0]})"
-        votes = next(filter(None, (ferplus.find_vote_file(p) for p in [path, *archives])), None)
+        votes = _votes_beside(path, archives)
         if labels == "ferplus":
             data = _with_ferplus(data, votes, verbose)
     if not data.splits or all(len(s) == 0 for s in data.splits.values()):
@@ -256,6 +247,39 @@ def load_fer2013(
         if kind != "offline" and votes is not None and labels != "ferplus":
             print(f"  FER+ votes found beside it ({votes}): load_fer2013(..., labels='ferplus') uses their majority vote")
     return data
+
+
+def _readable(kind: str, location: str, verbose: bool) -> tuple[str, Path, list[Path]]:
+    """``(kind, path, archives it came from)``: archives unpacked (two deep at most), FER+ folders refused."""
+    archives: list[Path] = []
+    while kind == "archive" and len(archives) < 2:  # Kaggle's competition zip holds fer2013.tar.gz
+        archives.append(Path(location))
+        kind, location = _unpack(archives[-1], verbose)
+    if kind == "archive":
+        raise ValueError(f"{location} is an archive inside {len(archives)} archives: unpack it by hand with  "
+                         f"{unpack_command(location, archive_format(location) or 'zip')}")
+    if kind == "ferplus_folders":
+        raise ValueError(FERPLUS_FOLDERS.format(path=location))
+    return kind, Path(location), archives
+
+
+def _votes_beside(path: Path, archives: list[Path]) -> Path | None:
+    return next(filter(None, (ferplus.find_vote_file(p) for p in [path, *archives])), None)
+
+
+def find_ferplus_votes(source: str | os.PathLike | None = None) -> tuple[Path, Path] | None:
+    """``(fer2013.csv, fer2013new.csv)`` when FER2013 is a CSV with FER+'s vote file beside it, else None.
+
+    ``source`` is found as in :func:`load_fer2013` (an archive is unpacked on first use, and the
+    vote file may sit inside it or beside it). Image folders give None: FER+'s votes follow the
+    CSV's rows.
+    """
+    kind, location = locate_fer2013(source)
+    if kind not in ("csv", "archive"):
+        return None
+    kind, path, archives = _readable(kind, location, verbose=False)
+    votes = _votes_beside(path, archives) if kind == "csv" else None
+    return (path, votes) if votes else None
 
 
 def _with_ferplus(data: FER2013Data, votes_file: Path | None, verbose: bool) -> FER2013Data:

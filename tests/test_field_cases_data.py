@@ -522,3 +522,19 @@ def test_real_field_case_08_ferplus(capsys):
     assert dropped == len(plus.skipped) > 0
     with pytest.raises(ValueError, match="FER\\+'s generate_training_data.py"):
         load_fer2013(field_case("08-ferplus", "generated"), verbose=False)
+
+
+def test_find_ferplus_votes_beside_inside_or_outside_an_archive(tmp_path):
+    path = ferplus_pair(tmp_path / "pair")
+    votes = path.parent / "fer2013new.csv"
+    assert data.find_ferplus_votes(path) == (path, votes)
+    assert data.find_ferplus_votes(path.parent) == (path, votes)
+    inside = make_tar(tmp_path / "in" / "fer2013.tar.gz", {"fer2013/fer2013.csv": path.read_bytes(), "fer2013/fer2013new.csv": votes.read_bytes()})
+    found = data.find_ferplus_votes(inside)
+    assert found is not None and found[1].name == "fer2013new.csv" and found[1].read_bytes() == votes.read_bytes()
+    beside = make_tar(tmp_path / "out" / "fer2013.tar.gz", {"fer2013/fer2013.csv": path.read_bytes()})
+    write(beside.parent / "fer2013new.csv", votes.read_bytes())
+    assert data.find_ferplus_votes(beside)[1] == beside.parent / "fer2013new.csv"
+    assert data.find_ferplus_votes(write(tmp_path / "alone" / "fer2013.csv", csv_text())) is None
+    assert data.find_ferplus_votes(unpack_to(tmp_path / "folders", kaggle_members(litter=False))) is None
+    assert data.find_ferplus_votes("offline") is None
