@@ -51,7 +51,8 @@ How to get FER2013 (about 60 MB):
   3. or by hand: https://www.kaggle.com/datasets/msambare/fer2013 -> Download, unzip so that
      you have data/fer2013/train/<emotion>/ and data/fer2013/test/<emotion>/.
   The original CSV (fer2013.csv, from the ICML 2013 challenge) works too: put it at
-  data/fer2013.csv. Or point FER2013_DIR at either."""
+  data/fer2013.csv. Archives (archive.zip, fer2013.tar.gz) work unpacked or not.
+  Or point FER2013_DIR at any of these."""
 
 
 @dataclass(frozen=True)
@@ -156,16 +157,19 @@ def locate_fer2013(source: str | os.PathLike | None = None) -> tuple[str, str]:
         path = Path(given).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"FER2013 not found at {str(path)!r} (from the {origin}).\n{HOW_TO_GET_DATA}")
-        try:
-            found = find_dataset(path)
-        except ValueError as exc:
-            raise ValueError(f"{exc}\n{HOW_TO_GET_DATA}") from None
-        return found.kind, str(found.path)
+        return _find(path)
     for candidate in (DATA_DIR / name for name in DEFAULT_CANDIDATES):
-        if candidate.exists() and (candidate.is_file() or any(candidate.iterdir())):
-            found = find_dataset(candidate)
-            return found.kind, str(found.path)
+        if candidate.is_file() or (candidate.is_dir() and any(not is_litter(p.name) for p in candidate.iterdir())):
+            return _find(candidate)
     return "offline", "built-in procedurally drawn faces"
+
+
+def _find(path: Path) -> tuple[str, str]:
+    try:
+        found = find_dataset(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}\n{HOW_TO_GET_DATA}") from None
+    return found.kind, str(found.path)
 
 
 def _unpack(archive: Path, verbose: bool) -> tuple[str, str]:

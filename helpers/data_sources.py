@@ -193,11 +193,16 @@ def unpack_archive(path: str | os.PathLike, into: str | os.PathLike) -> Path:
                         )
                     out.write(chunk)
         tmp.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, into)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, lzma.LZMAError) as exc:
+        try:
+            os.replace(tmp, into)
+        except OSError:
+            if not into.is_dir():  # else another process unpacked it first: use theirs
+                raise
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, lzma.LZMAError, RuntimeError, NotImplementedError) as exc:
         raise ValueError(
-            f"{path} looks like a {fmt} archive but cannot be read ({type(exc).__name__}: {exc}); "
-            "it may be an incomplete download: download it again"
+            f"{path} looks like a {fmt} archive but Python cannot read it ({type(exc).__name__}: {exc}): "
+            f"unpack it with  {unpack_command(path, fmt)}  and point the loader at <folder>; if that fails too, "
+            "the download is incomplete: download it again"
         ) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -225,7 +230,8 @@ def find_dataset(path: str | os.PathLike, max_depth: int = 3) -> Found:
     """Find FER2013 at ``path``, looking through up to ``max_depth`` single wrapping folders.
 
     A file is an ``"archive"`` when its first bytes say so, else a ``"csv"``. In a folder, in
-    order: split or emotion folders (``"folders"``); a known CSV (:data:`CSV_NAMES`); FER+'s
+    order: split or emotion folders (``"folders"``); a known CSV (:data:`CSV_NAMES`), or the only
+    CSV; FER+'s
     ``FER2013Train`` layout; the only entry being a folder (descend) or an archive. Litter is
     ignored throughout.
 
@@ -247,6 +253,9 @@ def find_dataset(path: str | os.PathLike, max_depth: int = 3) -> Found:
         for name in CSV_NAMES:
             if name in files:
                 return Found("csv", files[name])
+        csvs = [p for n, p in files.items() if n.endswith(".csv") and n != "fer2013new.csv"]
+        if len(csvs) == 1:  # one CSV under another name ("fer2013 (1).csv")
+            return Found("csv", csvs[0])
         if any(p.is_dir() and p.name.lower() == "fer2013train" for p in entries):
             return Found("ferplus_folders", folder)
         if len(entries) == 1 and entries[0].is_dir():

@@ -136,6 +136,7 @@ ARCHIVES = {
     "csv.gz": lambda t: write(t / "fer2013.csv.gz", gzip.compress(CSV)),
     "csv.bz2": lambda t: write(t / "fer2013.csv.bz2", bz2.compress(CSV)),
     "zip": lambda t: make_zip(t / "fer2013.zip", {"fer2013.csv": CSV}),
+    "zip, CSV under another name": lambda t: make_zip(t / "fer2013.zip", {"FER2013 (1).csv": CSV, "fer2013new.csv": b"x"}),
     "zip, nested folder": lambda t: make_zip(t / "archive.zip", {"fer2013/fer2013.csv": CSV, "__MACOSX/fer2013/._fer2013.csv": b"x"}),
     "zip holding a tar.gz": lambda t: make_zip(
         t / "challenge.zip", {"fer2013.tar.gz": make_tar(t / "inner" / "fer2013.tar.gz", {"fer2013/fer2013.csv": CSV}).read_bytes()}
@@ -187,7 +188,7 @@ def test_7z_and_rar_are_refused_with_the_command_that_unpacks_them(tmp_path, mag
 def test_truncated_download_says_download_again(tmp_path):
     good = ARCHIVES["tar.gz"](tmp_path).read_bytes()
     cut = write(tmp_path / "cut" / "fer2013.tar.gz", good[: len(good) // 2])
-    with pytest.raises(ValueError, match="incomplete download"):
+    with pytest.raises(ValueError, match="Python cannot read it .*unpack it with  tar -xf .*the download is incomplete"):
         load_fer2013(cut, verbose=False)
 
 
@@ -538,3 +539,9 @@ def test_find_ferplus_votes_beside_inside_or_outside_an_archive(tmp_path):
     assert data.find_ferplus_votes(write(tmp_path / "alone" / "fer2013.csv", csv_text())) is None
     assert data.find_ferplus_votes(unpack_to(tmp_path / "folders", kaggle_members(litter=False))) is None
     assert data.find_ferplus_votes("offline") is None
+
+
+def test_litter_only_data_folder_is_a_fresh_clone(no_real_data):
+    write(no_real_data / "data" / "fer2013" / ".DS_Store", b"x")
+    write(no_real_data / "data" / "fer2013" / ".gitkeep", b"")
+    assert locate_fer2013()[0] == "offline"
