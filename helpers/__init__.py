@@ -2,6 +2,8 @@
 
 * :mod:`helpers.course`   class order, quick mode, seeding, the notebook banner (lesson 00)
 * :mod:`helpers.data`     loading FER2013 (CSV or image folders) and the split protocol (01-02)
+* :mod:`helpers.data_sources` archives, wrapping folders and CSV variants the loader recognises (01)
+* :mod:`helpers.ferplus`  FER+'s crowd votes: majority and soft labels (01, 08)
 * :mod:`helpers.offline`  the offline demo faces used when FER2013 is absent
 * :mod:`helpers.augmentation` augmentation layers inside the model (03)
 * :mod:`helpers.imbalance`   class weights and oversampling (02-05)
@@ -14,7 +16,7 @@
 * :mod:`helpers.pretrained` the course's reference model, SHA-256 checked
 * :mod:`helpers.checks`   exercise checks used in every lesson
 
-Only course/data/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
+Only course/data (with data_sources, ferplus)/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
 the other modules when a lesson needs them.
 """
 
