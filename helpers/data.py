@@ -174,6 +174,8 @@ def _find(path: Path) -> tuple[str, str]:
 
 def _unpack(archive: Path, verbose: bool) -> tuple[str, str]:
     """Unpack ``archive`` once into the cache folder; ``(kind, location)`` of what it holds."""
+    if archive.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # zip files too, but not archives of FER2013
+        raise ValueError(f"{archive} is a spreadsheet: open it and save it as 'CSV UTF-8', then load that .csv")
     into = cache_dir() / "unpacked" / f"{archive.name}-{_fingerprint(archive)[:12]}"
     if verbose and not into.is_dir():
         print(f"{archive.name} is an archive ({archive_format(archive)}): unpacking it once into {into} ...")

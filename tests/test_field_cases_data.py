@@ -323,6 +323,12 @@ def test_bad_row_line_numbers_survive_bom_and_crlf(tmp_path):
         read_csv(write(tmp_path / "bad.csv", "\r\n".join(lines)))
 
 
+def test_spreadsheet_says_save_as_csv(tmp_path):
+    workbook = make_zip(tmp_path / "fer2013.xlsx", {"[Content_Types].xml": b"<x/>", "xl/workbook.xml": b"<x/>"})
+    with pytest.raises(ValueError, match="is a spreadsheet: open it and save it as 'CSV UTF-8'"):
+        load_fer2013(workbook, verbose=False)
+
+
 def test_binary_file_named_csv_is_a_clear_error(tmp_path):
     path = write(tmp_path / "fer2013.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)  # an old .xls
     with pytest.raises(ValueError, match="not a text CSV .*save it as 'CSV UTF-8'"):
