@@ -2,6 +2,8 @@
 
 * :mod:`helpers.course`   class order, quick mode, seeding, the notebook banner (lesson 00)
 * :mod:`helpers.data`     loading FER2013 (CSV or image folders) and the split protocol (01-02)
+* :mod:`helpers.data_sources` archives, wrapping folders and CSV variants the loader recognises (01)
+* :mod:`helpers.ferplus`  FER+'s crowd votes: majority and soft labels (01, 08)
 * :mod:`helpers.offline`  the offline demo faces used when FER2013 is absent
 * :mod:`helpers.augmentation` augmentation layers inside the model (03)
 * :mod:`helpers.imbalance`   class weights and oversampling (02-05)
@@ -16,7 +18,7 @@
 * :mod:`helpers.doctor`   ``python -m helpers.doctor``: is this machine ready for the workshop?
 * :mod:`helpers.grade`    ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
 
-Only course/data/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
+Only course/data (with data_sources, ferplus)/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
 the other modules when a lesson needs them.
 """
 

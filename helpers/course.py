@@ -96,7 +96,9 @@ def start(title: str, seed: int = SEED) -> CourseInfo:
     info = CourseInfo(
         title=title,
         quick=is_quick(),
-        data_source={"csv": "FER2013 (CSV)", "folders": "FER2013 (image folders)"}.get(kind, "OFFLINE DEMO DATA"),
+        data_source={"csv": "FER2013 (CSV)", "folders": "FER2013 (image folders)",
+                     "archive": "FER2013 (archive, unpacked on first load)",
+                     "ferplus_folders": "FER+ folders (not loadable: use fer2013.csv)"}.get(kind, "OFFLINE DEMO DATA"),
         data_location=str(location),
         offline=kind == "offline",
         seed=seed,

@@ -10,12 +10,13 @@ FER2013 comes as
   positions).
 
 Both become a :class:`FER2013Data`: uint8 images of shape ``(N, 48, 48, 1)`` and int64 labels
-in :data:`CLASS_NAMES` order, per split.
+in :data:`CLASS_NAMES` order, per split. Archives, wrapping folders and the CSV variants in
+circulation are recognised by :mod:`helpers.data_sources`; the FER+ votes (``fer2013new.csv``)
+by :mod:`helpers.ferplus`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -27,19 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ferplus
 from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick
+from .data_sources import SPLIT_ALIASES, archive_format, find_dataset, is_litter
+from .data_sources import read_csv_arrays, unpack_archive, unpack_command
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
 KAGGLE_DATASET = "msambare/fer2013"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 CSV_USAGE = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
-SPLIT_ALIASES = {
-    "train": "train", "training": "train",
-    "test": "test", "publictest": "public_test", "public_test": "public_test",
-    "privatetest": "private_test", "private_test": "private_test",
-    "val": "val", "valid": "val", "validation": "val",
-}
+#: Images in class folders larger than this (pixels, either side) or more elongated than
+#: MAX_CROP_ASPECT are whole photos, not face crops: they are skipped with a warning.
+MAX_CROP_SIDE = 256
+MAX_CROP_ASPECT = 1.5
 
 HOW_TO_GET_DATA = """\
 How to get FER2013 (about 60 MB):
@@ -49,16 +51,22 @@ How to get FER2013 (about 60 MB):
   3. or by hand: https://www.kaggle.com/datasets/msambare/fer2013 -> Download, unzip so that
      you have data/fer2013/train/<emotion>/ and data/fer2013/test/<emotion>/.
   The original CSV (fer2013.csv, from the ICML 2013 challenge) works too: put it at
-  data/fer2013.csv. Or point FER2013_DIR at either."""
+  data/fer2013.csv. Archives (archive.zip, fer2013.tar.gz) work unpacked or not.
+  Or point FER2013_DIR at any of these."""
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``images`` uint8 ``(N, 48, 48, 1)`` and ``labels`` int64 ``(N,)`` in CLASS_NAMES order."""
+    """One split: ``images`` uint8 ``(N, 48, 48, 1)`` and ``labels`` int64 ``(N,)`` in CLASS_NAMES order.
+
+    ``soft_labels`` (float32 ``(N, 7)``, rows sum to 1) is the FER+ vote distribution when the
+    data was loaded with ``labels="ferplus"``, else None.
+    """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
+    soft_labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -69,7 +77,8 @@ class Split:
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "Split":
         """The images at ``index`` as a new split."""
-        return Split(name or self.name, self.images[index], self.labels[index])
+        soft = None if self.soft_labels is None else self.soft_labels[index]
+        return Split(name or self.name, self.images[index], self.labels[index], soft)
 
 
 @dataclass
@@ -115,18 +124,30 @@ class FER2013Data:
 
 # --------------------------------------------------------------------------- locating the data
 
+#: Where the course looks in ``data/`` when no source is given, in this order.
+DEFAULT_CANDIDATES = ("fer2013", "fer2013.csv", "icml_face_data.csv", "archive.zip", "fer2013.zip", "fer2013.tar.gz")
+FERPLUS_FOLDERS = (
+    "{path} is the FER2013Train/FER2013Valid/FER2013Test layout that FER+'s generate_training_data.py writes "
+    "(FER2013's images renamed, labelled only by the votes in each label.csv). Load the fer2013.csv it was made "
+    "from instead, with fer2013new.csv beside it: load_fer2013('.../fer2013.csv', labels='ferplus')."
+)
+
 
 def locate_fer2013(source: str | os.PathLike | None = None) -> tuple[str, str]:
     """Decide where the data comes from, without loading it.
 
-    Order: the explicit ``source``; the ``FER2013_DIR`` environment variable; ``data/fer2013/``
-    (image folders) or ``data/fer2013.csv`` in the project; otherwise the offline demo data.
+    Order: the explicit ``source``; the ``FER2013_DIR`` environment variable; in the project's
+    ``data/``, the names in :data:`DEFAULT_CANDIDATES`; otherwise the offline demo data. A folder
+    is searched through single wrapping folders (``archive/train/...``); see
+    :func:`helpers.data_sources.find_dataset`.
 
     Returns:
-        ``(kind, location)`` with kind ``"csv"``, ``"folders"`` or ``"offline"``.
+        ``(kind, location)`` with kind ``"csv"``, ``"folders"``, ``"archive"`` (unpacked by
+        :func:`load_fer2013` on first use), ``"ferplus_folders"`` or ``"offline"``.
 
     Raises:
         FileNotFoundError: an explicit ``source`` or ``FER2013_DIR`` does not exist.
+        ValueError: the folder given holds no FER2013 (the message lists what it holds).
     """
     if source is not None and str(source) == "offline":
         return "offline", "built-in procedurally drawn faces"
@@ -136,128 +157,194 @@ def locate_fer2013(source: str | os.PathLike | None = None) -> tuple[str, str]:
         path = Path(given).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"FER2013 not found at {str(path)!r} (from the {origin}).\n{HOW_TO_GET_DATA}")
-        return _kind_of(path), str(path)
-    for candidate in (DATA_DIR / "fer2013", DATA_DIR / "fer2013.csv", DATA_DIR / "fer2013" / "fer2013.csv"):
-        if candidate.exists() and (candidate.is_file() or any(candidate.iterdir())):
-            return _kind_of(candidate), str(candidate)
+        return _find(path)
+    for candidate in (DATA_DIR / name for name in DEFAULT_CANDIDATES):
+        if candidate.is_file() or (candidate.is_dir() and any(not is_litter(p.name) for p in candidate.iterdir())):
+            return _find(candidate)
     return "offline", "built-in procedurally drawn faces"
 
 
-def _kind_of(path: Path) -> str:
-    if path.is_file():
-        return "csv"
-    if (path / "fer2013.csv").is_file() and not (path / "train").is_dir():
-        return "csv"
-    return "folders"
+def _find(path: Path) -> tuple[str, str]:
+    try:
+        found = find_dataset(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}\n{HOW_TO_GET_DATA}") from None
+    return found.kind, str(found.path)
+
+
+def _unpack(archive: Path, verbose: bool) -> tuple[str, str]:
+    """Unpack ``archive`` once into the cache folder; ``(kind, location)`` of what it holds."""
+    if archive.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # zip files too, but not archives of FER2013
+        raise ValueError(f"{archive} is a spreadsheet: open it and save it as 'CSV UTF-8', then load that .csv")
+    into = cache_dir() / "unpacked" / f"{archive.name}-{_fingerprint(archive)[:12]}"
+    if verbose and not into.is_dir():
+        print(f"{archive.name} is an archive ({archive_format(archive)}): unpacking it once into {into} ...")
+    found = find_dataset(unpack_archive(archive, into))
+    return found.kind, str(found.path)
 
 
 def load_fer2013(
     source: str | os.PathLike | None = None,
     *,
+    labels: str = "fer2013",
     download: bool = False,
     allow_offline: bool = True,
     cache: bool = True,
     verbose: bool = True,
 ) -> FER2013Data:
-    """Load FER2013 from a CSV file or Kaggle image folders (or the offline demo data).
+    """Load FER2013 from a CSV file, Kaggle image folders, an archive of either, or the offline demo data.
 
     Args:
-        source: a ``fer2013.csv`` file, a folder with ``train/`` and ``test/`` emotion folders,
-            or ``"offline"``. ``None`` searches ``FER2013_DIR`` and ``data/`` (see
-            :func:`locate_fer2013`).
+        source: a CSV export (``fer2013.csv``, ``icml_face_data.csv``), a folder with ``train/``
+            and ``test/`` emotion folders (also one level down, as unzipping often leaves it),
+            an archive of either (``.zip``, ``.tar.gz``, ``.tgz``, ``.tar``, ``.gz``: unpacked once
+            into the cache folder), or ``"offline"``. ``None`` searches ``FER2013_DIR`` and
+            ``data/`` (see :func:`locate_fer2013`).
+        labels: ``"fer2013"`` (the dataset's own labels) or ``"ferplus"``: the majority of the
+            FER+ votes in ``fer2013new.csv`` beside the CSV; images without a majority among
+            the 7 classes (ties, "unknown", not a face, contempt) are dropped and listed in
+            ``skipped``, and each split's ``soft_labels`` holds the vote distribution.
         download: when nothing is found, download FER2013 with kagglehub into ``data/``.
         allow_offline: when nothing is found (and ``download`` is False), fall back to the
             offline demo data instead of raising ``FileNotFoundError``.
         cache: keep a decoded copy (``.npz``) so the next load takes well under a second; it is
             rebuilt whenever the files change.
-        verbose: print where the data came from and anything skipped.
+        verbose: print where the data came from, anything skipped, and FER+ votes found.
 
     Returns:
         :class:`FER2013Data`: per split, uint8 images ``(N, 48, 48, 1)`` and int64 labels in
         :data:`CLASS_NAMES` order, plus the source and every skipped item.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist; or ``labels="ferplus"`` without a vote file.
+        ValueError: no FER2013 in ``source``, a malformed file, an unreadable archive (the
+            message says how to unpack it), or an empty dataset.
     """
+    if labels not in ("fer2013", "ferplus"):
+        raise ValueError(f"labels must be 'fer2013' or 'ferplus', got {labels!r}")
     kind, location = locate_fer2013(source)
     if kind == "offline" and source is None:
         if download:
             location, kind = str(download_fer2013()), "folders"
         elif not allow_offline:
             raise FileNotFoundError(f"FER2013 not found (looked at FER2013_DIR and {DATA_DIR}).\n{HOW_TO_GET_DATA}")
+    kind, path, archives = _readable(kind, location, verbose)
     if kind == "offline":
+        if labels == "ferplus":
+            raise ValueError("labels='ferplus' needs fer2013.csv with fer2013new.csv beside it; this is the offline demo data")
         from . import offline
 
         # drawing the faces takes seconds; the cache is keyed on offline.py, so any change redraws
         data = _cached(_draw_offline, Path(offline.__file__)) if cache else offline.offline_dataset()
     else:
-        path = Path(location)
-        if kind == "csv" and path.is_dir():
-            path = path / "fer2013.csv"
         reader = read_csv if kind == "csv" else read_folders
         data = _cached(reader, path) if cache else reader(path)
+        if archives:
+            data.location = f"{data.location} (unpacked from {archives[0]})"
+        votes = _votes_beside(path, archives)
+        if labels == "ferplus":
+            data = _with_ferplus(data, votes, verbose)
     if not data.splits or all(len(s) == 0 for s in data.splits.values()):
         raise ValueError(f"No images found in {data.location!r}: the dataset is empty.\n{HOW_TO_GET_DATA}")
     if verbose:
         print(f"Loaded {data!r}")
         if data.skipped:
-            print(f"  skipped {len(data.skipped)} unreadable item(s), e.g. {data.skipped[0]}")
+            print(f"  skipped {len(data.skipped)} item(s), e.g. {data.skipped[0]}")
+        if kind != "offline" and votes is not None and labels != "ferplus":
+            print(f"  FER+ votes found beside it ({votes}): load_fer2013(..., labels='ferplus') uses their majority vote")
     return data
+
+
+def _readable(kind: str, location: str, verbose: bool) -> tuple[str, Path, list[Path]]:
+    """``(kind, path, archives it came from)``: archives unpacked (two deep at most), FER+ folders refused."""
+    archives: list[Path] = []
+    while kind == "archive" and len(archives) < 2:  # Kaggle's competition zip holds fer2013.tar.gz
+        archives.append(Path(location))
+        kind, location = _unpack(archives[-1], verbose)
+    if kind == "archive":
+        raise ValueError(f"{location} is an archive inside {len(archives)} archives: unpack it by hand with  "
+                         f"{unpack_command(location, archive_format(location) or 'zip')}")
+    if kind == "ferplus_folders":
+        raise ValueError(FERPLUS_FOLDERS.format(path=location))
+    return kind, Path(location), archives
+
+
+def _votes_beside(path: Path, archives: list[Path]) -> Path | None:
+    return next(filter(None, (ferplus.find_vote_file(p) for p in [path, *archives])), None)
+
+
+def find_ferplus_votes(source: str | os.PathLike | None = None) -> tuple[Path, Path] | None:
+    """``(fer2013.csv, fer2013new.csv)`` when FER2013 is a CSV with FER+'s vote file beside it, else None.
+
+    ``source`` is found as in :func:`load_fer2013` (an archive is unpacked on first use, and the
+    vote file may sit inside it or beside it). Image folders give None: FER+'s votes follow the
+    CSV's rows.
+    """
+    kind, location = locate_fer2013(source)
+    if kind not in ("csv", "archive"):
+        return None
+    kind, path, archives = _readable(kind, location, verbose=False)
+    votes = _votes_beside(path, archives) if kind == "csv" else None
+    return (path, votes) if votes else None
+
+
+def _with_ferplus(data: FER2013Data, votes_file: Path | None, verbose: bool) -> FER2013Data:
+    """``data`` relabelled by the FER+ majority vote, with soft labels; dropped rows go to ``skipped``."""
+    if votes_file is None:
+        raise FileNotFoundError(f"labels='ferplus': no {ferplus.VOTE_FILE} beside {data.location}. {ferplus.HOW_TO_GET}")
+    if data.source != "csv":
+        raise ValueError(
+            f"labels='ferplus': the FER+ votes follow the rows of fer2013.csv, and image folders do not say which row "
+            f"an image came from. Load fer2013.csv (with {votes_file.name} beside it) instead of {data.location}."
+        )
+    votes = ferplus.read_votes(votes_file)
+    splits, skipped, reasons = {}, list(data.skipped), []
+    for usage, name in CSV_USAGE.items():
+        rows = votes.rows(usage)
+        have = len(data.splits[name]) if name in data.splits else 0
+        if have != len(rows):
+            raise ValueError(f"{votes_file} has {len(rows)} {usage} rows but {data.location} has {have}: "
+                             "the vote file belongs to another copy of fer2013.csv")
+        if not have:
+            continue
+        plus, why = ferplus.majority(votes.counts[rows], votes.names[rows])
+        keep, reasons = plus >= 0, reasons + why
+        skipped += [(f"{votes_file} line {r + 2}", f"FER+ vote: {w}") for r, w in zip(rows, why) if w]
+        split = data.splits[name]
+        splits[name] = Split(name, split.images[keep], plus[keep], ferplus.soft_labels(votes.counts[rows][keep]))
+    dropped = ferplus.count_reasons(reasons)
+    if verbose:
+        kept = sum(len(s) for s in splits.values())
+        print(f"FER+ labels (majority of 10 votes, {votes_file.name}): kept {kept} of {len(votes.counts)} images; "
+              "dropped " + (", ".join(f"{n} {why}" for why, n in dropped.items()) or "none"))
+    return FER2013Data(splits, "csv", f"{data.location} with FER+ votes {votes_file}", skipped)
 
 
 # --------------------------------------------------------------------------- CSV
 
+_USAGE_LOOKUP = {k.lower(): v for k, v in CSV_USAGE.items()}
+
 
 def read_csv(path: str | os.PathLike) -> FER2013Data:
-    """Read the original ``fer2013.csv`` (``emotion,pixels,Usage``).
+    """Read a FER2013 CSV export with :func:`helpers.data_sources.read_csv_arrays`.
+
+    Accepted: the original ``fer2013.csv`` (``emotion,pixels,Usage``), Kaggle's
+    ``icml_face_data.csv`` (``emotion, Usage, pixels``) and ``train.csv`` (``emotion,pixels``:
+    all Training). Columns are found by name (spaces and case ignored); a pandas index column,
+    a UTF-8 BOM, CRLF line ends, ``;`` separators and UTF-16 (Excel's "Unicode text") are fine.
+    Splits: ``train``, ``public_test``, ``private_test`` (those present).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: a malformed row (wrong number of pixels, non-numeric value, unknown emotion
-            index or Usage), naming its line number.
+        ValueError: an archive (the message says how to unpack it), a header without
+            ``emotion`` and ``pixels``, or a malformed row (wrong number of pixels, non-numeric
+            value, unknown emotion index or Usage), naming its line number.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV file {str(path)!r} not found.\n{HOW_TO_GET_DATA}")
-    images: dict[str, list[np.ndarray]] = {}
-    labels: dict[str, list[int]] = {}
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if header[:2] != ["emotion", "pixels"]:
-            raise ValueError(f"{path}: line 1 should be the header 'emotion,pixels,Usage', got {','.join(header)!r}")
-        has_usage = len(header) > 2 and header[2] == "usage"
-        for row in reader:
-            line = reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {len(header)} ({','.join(header)})")
-            try:
-                emotion = int(row[0])
-            except ValueError:
-                raise ValueError(f"{path}: line {line}: emotion {row[0]!r} is not a number 0-6") from None
-            if not 0 <= emotion < NUM_CLASSES:
-                raise ValueError(f"{path}: line {line}: emotion {emotion} is outside 0-6")
-            try:
-                pixels = np.array(row[1].split(), dtype=np.int64)
-            except ValueError:
-                bad = next((p for p in row[1].split() if not p.lstrip("-").isascii() or not p.lstrip("-").isdigit()), row[1][:20])
-                raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}") from None
-            if pixels.size != IMAGE_SIZE * IMAGE_SIZE:
-                raise ValueError(
-                    f"{path}: line {line} has {pixels.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)"
-                )
-            if pixels.min() < 0 or pixels.max() > 255:
-                raise ValueError(f"{path}: line {line}: pixel values must be 0-255")
-            usage = row[2].strip() if has_usage else "Training"
-            if usage not in CSV_USAGE:
-                raise ValueError(f"{path}: line {line}: Usage {usage!r} is not one of {sorted(CSV_USAGE)}")
-            split = CSV_USAGE[usage]
-            images.setdefault(split, []).append(pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 1))
-            labels.setdefault(split, []).append(emotion)
-    splits = {
-        name: Split(name, np.stack(images[name]), np.array(labels[name], dtype=np.int64))
-        for name in ("train", "public_test", "private_test")
-        if name in images
-    }
+    arrays = read_csv_arrays(path, CSV_USAGE)
+    splits = {name: Split(name, *arrays[name]) for name in ("train", "public_test", "private_test") if name in arrays}
     return FER2013Data(splits, "csv", str(path))
 
 
@@ -278,7 +365,7 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     """Map split names to folders: ``root/train``, ``root/test``...; or ``root`` itself if it holds emotions."""
     if not root.is_dir():
         raise FileNotFoundError(f"Folder {str(root)!r} not found.\n{HOW_TO_GET_DATA}")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_litter(p.name))
     split_like = [p for p in subdirs if p.name.lower() in SPLIT_ALIASES]
     emotion_like = [p for p in subdirs if p.name.strip().lower() in CLASS_NAMES]
     if emotion_like and not split_like:
@@ -289,22 +376,24 @@ def _split_dirs(root: Path) -> dict[str, Path]:
             f"({', '.join(p.name for p in split_like)}); expected train/<emotion>/ and test/<emotion>/"
         )
     if not split_like:
+        shown = ", ".join(p.name + "/" for p in subdirs[:8]) or "no folders"
         raise ValueError(
             f"No image folders found in {str(root)!r}: expected train/<emotion>/ and test/<emotion>/ "
-            f"with emotions {', '.join(CLASS_NAMES)}.\n{HOW_TO_GET_DATA}"
+            f"with emotions {', '.join(CLASS_NAMES)}; it holds {shown}.\n{HOW_TO_GET_DATA}"
         )
     return {SPLIT_ALIASES[p.name.lower()]: p for p in split_like}
 
 
 def _list_images(root: Path) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
     """``(split, label, file)`` for every image file, sorted for a reproducible order, and
-    ``(file, reason)`` for every other (non-hidden) file found in an emotion folder."""
+    ``(file, reason)`` for every other file found in an emotion folder (litter such as
+    ``.DS_Store``, ``._*``, ``Thumbs.db`` and ``__MACOSX/`` is ignored without a word)."""
     items, others = [], []
     for split, split_dir in _split_dirs(root).items():
-        for emotion_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for emotion_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not is_litter(p.name)):
             label = _emotion_index(emotion_dir)
             with os.scandir(emotion_dir) as entries:
-                files = sorted((e.name, e.path) for e in entries if e.is_file() and not e.name.startswith("."))
+                files = sorted((e.name, e.path) for e in entries if e.is_file() and not is_litter(e.name))
             for name, path in files:
                 if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
                     items.append((split, label, path))
@@ -325,13 +414,22 @@ def decode_face(data: bytes) -> np.ndarray:
     Raises:
         Exception: whatever the decoder raises for bytes that are not a readable image.
     """
+    return to_model_input(decode_gray(data))
+
+
+def decode_gray(data: bytes) -> np.ndarray:
+    """Decode image bytes to a 2-D uint8 grayscale array at the image's own size (EXIF applied).
+
+    Raises:
+        Exception: whatever the decoder raises for bytes that are not a readable image.
+    """
     if _plain_jpeg_or_png(data):
         import cv2
 
         gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if gray is not None and gray.ndim == 2 and gray.size:
-            return to_model_input(gray)
-    return _decode_with_pillow(data)
+            return gray
+    return _pillow_gray(data)
 
 
 _JPEG_MAGIC, _PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
@@ -349,6 +447,12 @@ def _plain_jpeg_or_png(data: bytes) -> bool:
 
 
 def _decode_with_pillow(data: bytes) -> np.ndarray:
+    """Pillow's decoding to the model's ``(48, 48, 1)`` uint8 input."""
+    return to_model_input(_pillow_gray(data))
+
+
+def _pillow_gray(data: bytes) -> np.ndarray:
+    """2-D uint8 grayscale at the image's own size (EXIF rotation applied, transparency on white)."""
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as img:
@@ -362,7 +466,7 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
             gray = (np.asarray(img, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
         else:
             gray = np.asarray(img.convert("L"))
-    return to_model_input(gray)
+    return gray
 
 
 def to_model_input(gray: np.ndarray) -> np.ndarray:
@@ -376,15 +480,21 @@ def to_model_input(gray: np.ndarray) -> np.ndarray:
     return gray[:, :, None]
 
 
-def _read_one(file: str) -> np.ndarray | str:
+def _read_one(file: str) -> tuple[np.ndarray, tuple[int, int]] | str:
+    """``(48x48x1 face, original (height, width))``, or why the file was not used."""
     try:
         with open(file, "rb") as f:
-            return decode_face(f.read())
+            gray = decode_gray(f.read())
     except Exception as exc:  # any unreadable file is reported, never silently dropped
         return f"{type(exc).__name__}: {exc}"
+    h, w = gray.shape
+    if max(h, w) > MAX_CROP_SIDE or max(h, w) > MAX_CROP_ASPECT * min(h, w):
+        return (f"not a 48x48 face crop ({w}x{h} px: a whole photo?); crop the face to its own square "
+                "image, or move the file out of the dataset folder")
+    return to_model_input(gray), (h, w)
 
 
-def _read_many(files: list[str]) -> list[np.ndarray | str]:
+def _read_many(files: list[str]) -> list[tuple[np.ndarray, tuple[int, int]] | str]:
     return [_read_one(f) for f in files]
 
 
@@ -392,8 +502,10 @@ def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013
     """Read the Kaggle image-folder layout (``train/<emotion>/*``, ``test/<emotion>/*``).
 
     Folder names are mapped onto :data:`CLASS_NAMES` by name (not by their alphabetical
-    position). Unreadable images and non-image files are skipped with a warning and listed in
-    ``skipped``.
+    position). Unreadable images, non-image files and images that are not face crops (larger
+    than :data:`MAX_CROP_SIDE` px or more elongated than :data:`MAX_CROP_ASPECT`: whole photos)
+    are skipped with a warning that names them, and listed in ``skipped``. Face crops of another
+    size than 48x48 are resized, with a warning that counts them.
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
@@ -409,14 +521,21 @@ def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013
         decoded = [r for batch in pool.map(_read_many, batches) for r in batch]
     images: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[int]] = {}
+    resized = []
     for (split, label, file), result in zip(items, decoded):
         if isinstance(result, str):
             skipped.append((file, result))
             continue
-        images.setdefault(split, []).append(result)
+        face, size = result
+        if size != (IMAGE_SIZE, IMAGE_SIZE):
+            resized.append(f"{file} ({size[1]}x{size[0]})")
+        images.setdefault(split, []).append(face)
         labels.setdefault(split, []).append(label)
     if skipped:
         _warn_skipped(skipped, root)
+    if resized:
+        warnings.warn(f"Resized {len(resized)} image(s) in {root} that are not 48x48 (FER2013's size) to 48x48: "
+                      + "; ".join(resized[:5]) + (" ..." if len(resized) > 5 else ""), stacklevel=2)
     order = [s for s in ("train", "val", "public_test", "private_test", "test") if s in images]
     order += sorted(set(images) - set(order))
     splits = {s: Split(s, np.stack(images[s]), np.array(labels[s], dtype=np.int64)) for s in order}
@@ -425,7 +544,7 @@ def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013
 
 def _warn_skipped(skipped: list[tuple[str, str]], where: Path | str) -> None:
     warnings.warn(
-        f"Skipped {len(skipped)} unreadable file(s) in {where}: "
+        f"Skipped {len(skipped)} file(s) in {where}: "
         + "; ".join(f"{f} ({why})" for f, why in skipped[:5])
         + (" ..." if len(skipped) > 5 else "")
         + ". See data.skipped for the full list.",
