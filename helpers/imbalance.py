@@ -241,7 +241,7 @@ def compare_remedies_on_features(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score, recall_score
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn (one of its requirements)
 
     mean, std = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
     train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
