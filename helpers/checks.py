@@ -818,23 +818,33 @@ def photo_to_model_input(photo: np.ndarray) -> np.ndarray:
 # ==== lesson 02: random oversampling
 
 
-def _resample_summary(pair: Any) -> tuple:
-    """What a correct resampling determines: class counts, and the set of distinct (image, label) rows."""
-    images, labels = pair
-    images, labels = np.asarray(images), np.asarray(labels)
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    rows = {(img.tobytes(), int(y)) for img, y in zip(images, labels)}
-    return images.shape[1:], tuple(np.bincount(labels.astype(np.int64), minlength=7)), rows
+def _resample_rows(images: np.ndarray, labels: np.ndarray) -> set:
+    return {(img.tobytes(), int(y)) for img, y in zip(images, labels)}
 
 
 def _same_resample(expected: Any, got: Any) -> bool:
     """Right class counts, every original (image, label) pair kept and none invented or relabelled.
 
-    The random choices themselves may differ from the reference's (another seed use is fine)."""
+    The random choices themselves may differ from the reference's (another use of the seed is fine).
+    Raises ValueError saying what differs (the check prints it next to expected and got).
+    """
     if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(a, np.ndarray) for a in got)):
-        return False
-    return _resample_summary(expected) == _resample_summary(got)
+        raise ValueError("return a pair (images, labels) of NumPy arrays")
+    (exp_images, exp_labels), (images, labels) = expected, got
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: index both with the same indices")
+    if images.shape[1:] != exp_images.shape[1:]:
+        raise ValueError(f"each image should keep its shape {exp_images.shape[1:]}, got {images.shape[1:]}")
+    want, have = np.bincount(exp_labels, minlength=7), np.bincount(labels.astype(np.int64), minlength=7)
+    if not np.array_equal(want, have):
+        raise ValueError(f"images per class {have.tolist()}, expected {want.tolist()}")
+    originals, rows = _resample_rows(exp_images, exp_labels), _resample_rows(images, labels)
+    if rows - originals:
+        raise ValueError(f"{len(rows - originals)} (image, label) pairs that are not in the input: "
+                         "an image got another image's label (shuffle images and labels with the same indices)")
+    if originals - rows:
+        raise ValueError(f"{len(originals - rows)} of the original images are missing: keep every image, add copies")
+    return True
 
 
 def _resample_cases() -> list[tuple]:
