@@ -168,3 +168,14 @@ def show_transforms(images, labels=None, transforms: dict | None = None, seed: i
                 ax.set_title(CLASS_NAMES[int(labels[c])], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def single_view(model: keras.Model) -> keras.Model:
+    """The one network inside a test-time-averaging wrapper, or ``model`` itself if there is none.
+
+    The reference model averages its network's answer for a face and for the mirrored face, which
+    makes it exactly mirror-invariant: to see what a horizontal flip does to a network's answer,
+    ask the network alone. Same contract: raw ``(N, 48, 48, 1)`` pixels 0-255 in, 7 probabilities out.
+    """
+    inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return inner[0] if len(inner) == 1 else model

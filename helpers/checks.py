@@ -704,3 +704,373 @@ def smooth_probabilities(probs: np.ndarray, alpha: float) -> np.ndarray:
     from .inference import smooth_probabilities as reference
 
     return reference(probs, alpha)
+
+
+# ==== lesson 00
+
+
+def _top_k_cases() -> list[tuple]:
+    rng = np.random.default_rng(0)
+    hand = np.array([[0.05, 0.02, 0.08, 0.60, 0.10, 0.05, 0.10],
+                     [0.30, 0.01, 0.25, 0.04, 0.20, 0.05, 0.15]])
+    tie = np.array([[0.1, 0.3, 0.1, 0.1, 0.3, 0.05, 0.05]])  # hidden: equal probabilities, lower index first
+    return [(hand, 3), (rng.dirichlet(np.ones(7), 5), 3), (tie, 2), (hand[:1], 1), (rng.dirichlet(np.ones(7), 2), 7)]
+
+
+def _same_top_k(expected: Any, got: Any) -> bool:
+    try:
+        return len(got) == len(expected) and all(
+            len(g) == len(e) and all(str(gn) == en and math.isclose(float(gp), ep, rel_tol=1e-6) for (gn, gp), (en, ep) in zip(g, e))
+            for g, e in zip(got, expected)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+_FOLDER_ORDER = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # alphabetical, as on disk
+
+
+@exercise(
+    cases=_top_k_cases,
+    compare=_same_top_k,
+    wrong_answers=[
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(r)[:k]] for r in p],  # least probable
+        lambda p, k: [[(_FOLDER_ORDER[c], float(r[c])) for c in np.argsort(-r, kind="stable")[:k]] for r in p],
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(-r)[:k]] for r in p.T],  # columns
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(r)[::-1][:k]] for r in p],  # ties reversed
+    ],
+    hint="for each row: np.argsort(-row, kind='stable')[:k] gives the k most probable class indices "
+         "(ties: lower index first); name them with CLASS_NAMES.",
+)
+def top_k_classes(probs: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    """For each image (row of ``probs``, shape (N, 7)), its ``k`` most probable classes as
+    ``(class name, probability)`` pairs, most probable first (ties: lower class index first)."""
+    probs = np.asarray(probs)
+    return [[(_class_name(c), float(row[c])) for c in np.argsort(-row, kind="stable")[:k]] for row in probs]
+
+
+def _class_name(index: int) -> str:
+    from .course import CLASS_NAMES
+
+    return CLASS_NAMES[int(index)]
+
+
+def _photo_cases() -> list[tuple]:
+    import matplotlib.cbook
+    import matplotlib.image
+
+    grace = matplotlib.image.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    y, x = np.mgrid[0:90, 0:160]
+    wide = np.stack([x * 255 // 159, y * 255 // 89, 255 - x * 255 // 159], axis=2).astype(np.uint8)  # colour ramps
+    wide[:, 100:] = [255, 0, 0]  # a red block on the right: a crop from the wrong place shows it
+    tall = np.ascontiguousarray(np.transpose(wide, (1, 0, 2))[::-1])
+    rng = np.random.default_rng(0)
+    gray = (np.add.outer(np.arange(70), np.arange(51)) * 2).clip(0, 255).astype(np.uint8)  # hidden: a 2-D gray photo
+    return [(grace,), (wide,), (tall,), (gray,), (rng.integers(0, 256, (48, 48, 3), dtype=np.uint8),)]
+
+
+def _same_photo_input(expected: Any, got: Any) -> bool:
+    """Same shape and dtype; pixels equal up to 2 (grayscale formulas round differently)."""
+    return (
+        isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype == expected.dtype
+        and int(np.abs(got.astype(np.int16) - expected.astype(np.int16)).max()) <= 2
+    )
+
+
+def _square(photo: np.ndarray, where: str = "centre") -> np.ndarray:
+    h, w = photo.shape[:2]
+    side = min(h, w)
+    top, left = ((h - side) // 2, (w - side) // 2) if where == "centre" else (0, 0)
+    return photo[top : top + side, left : left + side]
+
+
+def _luma(photo: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.ascontiguousarray(photo)).convert("L")) if photo.ndim == 3 else photo
+
+
+def _wrong_squashed(photo):
+    from .data import to_model_input
+
+    return to_model_input(_luma(photo))  # no crop: the face is squashed
+
+
+def _wrong_corner(photo):
+    from .data import to_model_input
+
+    return to_model_input(_luma(_square(photo, "corner")))
+
+
+def _wrong_channel_mean(photo):
+    from .data import to_model_input
+
+    crop = _square(photo)
+    return to_model_input(crop.mean(axis=2).astype(np.uint8) if crop.ndim == 3 else crop)
+
+
+@exercise(
+    cases=_photo_cases,
+    compare=_same_photo_input,
+    wrong_answers=[
+        _wrong_squashed,
+        _wrong_corner,
+        _wrong_channel_mean,
+        lambda p: photo_to_model_input(p)[:, :, 0],  # channel axis missing
+        lambda p: photo_to_model_input(p).astype(np.float32) / 255,  # rescaled: the model does that itself
+    ],
+    hint="crop the centre square (side = min(height, width), top = (height - side) // 2, same for left), "
+         "convert RGB to gray (Pillow's Image.fromarray(crop).convert('L')), then helpers.data.to_model_input(gray).",
+)
+def photo_to_model_input(photo: np.ndarray) -> np.ndarray:
+    """A photo (RGB ``(H, W, 3)`` or gray ``(H, W)``, uint8) as the course's model input: its centre
+    square, in grayscale, resized to ``(48, 48, 1)`` uint8 pixels 0-255."""
+    from .data import to_model_input
+
+    return to_model_input(_luma(_square(np.asarray(photo))))
+
+
+# ==== lesson 02: random oversampling
+
+
+def _resample_rows(images: np.ndarray, labels: np.ndarray) -> set:
+    return {(img.tobytes(), int(y)) for img, y in zip(images, labels)}
+
+
+def _same_resample(expected: Any, got: Any) -> bool:
+    """Right class counts, every original (image, label) pair kept and none invented or relabelled.
+
+    The random choices themselves may differ from the reference's (another use of the seed is fine).
+    Raises ValueError saying what differs (the check prints it next to expected and got).
+    """
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(a, np.ndarray) for a in got)):
+        raise ValueError("return a pair (images, labels) of NumPy arrays")
+    (exp_images, exp_labels), (images, labels) = expected, got
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: index both with the same indices")
+    if images.shape[1:] != exp_images.shape[1:]:
+        raise ValueError(f"each image should keep its shape {exp_images.shape[1:]}, got {images.shape[1:]}")
+    want, have = np.bincount(exp_labels, minlength=7), np.bincount(labels.astype(np.int64), minlength=7)
+    if not np.array_equal(want, have):
+        raise ValueError(f"images per class {have.tolist()}, expected {want.tolist()}")
+    originals, rows = _resample_rows(exp_images, exp_labels), _resample_rows(images, labels)
+    if rows - originals:
+        raise ValueError(f"{len(rows - originals)} (image, label) pairs that are not in the input: "
+                         "an image got another image's label (shuffle images and labels with the same indices)")
+    if originals - rows:
+        raise ValueError(f"{len(originals - rows)} of the original images are missing: keep every image, add copies")
+    return True
+
+
+def _resample_cases() -> list[tuple]:
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(7), [40, 3, 25, 60, 30, 20, 35])
+    rng.shuffle(labels)
+    images = np.arange(len(labels) * 4).reshape(len(labels), 2, 2, 1)  # every image different
+    few = np.array([6, 0, 6, 3, 6, 6])  # hidden: classes missing entirely
+    even = np.array([0, 1, 2, 3, 4, 5, 6] * 3)  # hidden: already balanced
+    return [
+        (images, labels, 0),
+        (images, labels, 1),
+        (np.arange(12).reshape(6, 2), few, 0),
+        (np.arange(21).reshape(21, 1), even, 3),
+        (np.arange(5).reshape(5, 1), np.full(5, 4), 0),  # hidden: one class only
+    ]
+
+
+def _indices_per_class(labels: np.ndarray) -> list[np.ndarray]:
+    return [np.flatnonzero(labels == c) for c in np.unique(labels)]
+
+
+def _wrong_draw_all(images, labels, seed):  # draws every class afresh: some originals are lost
+    rng = np.random.default_rng(seed)
+    target = np.bincount(labels).max()
+    index = np.concatenate([rng.choice(m, target, replace=True) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_to_smallest(images, labels, seed):  # undersampling, not oversampling
+    rng = np.random.default_rng(seed)
+    target = min(len(m) for m in _indices_per_class(labels))
+    index = np.concatenate([rng.choice(m, target, replace=False) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_shuffled_apart(images, labels, seed):  # images and labels shuffled with different orders
+    out_images, out_labels = random_oversample(images, labels, seed)
+    rng = np.random.default_rng(seed + 1)
+    return out_images[rng.permutation(len(out_images))], out_labels
+
+
+def _wrong_from_anywhere(images, labels, seed):  # extra copies drawn from all images, not from the class
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(labels)
+    extra = rng.choice(len(labels), int(sum(counts.max() - n for n in counts if n)), replace=True)
+    index = np.concatenate([np.arange(len(labels)), extra])
+    return images[index], labels[index]
+
+
+@exercise(
+    cases=_resample_cases,
+    compare=_same_resample,
+    wrong_answers=[_wrong_draw_all, _wrong_to_smallest, _wrong_shuffled_apart, _wrong_from_anywhere],
+    hint="keep every image; for each class present, add (largest count - its count) copies drawn at random "
+         "from that class (rng.choice(..., replace=True)); index images and labels with the SAME indices.",
+)
+def random_oversample(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` with every class present topped up by random copies of its own images until
+    it is as large as the largest class; every original kept, order shuffled, seeded by ``seed``."""
+    from .training import oversample_indices
+
+    index = oversample_indices(np.asarray(labels), seed)
+    return np.asarray(images)[index], np.asarray(labels)[index]
+
+
+# ==== lesson 03: targeted oversampling, transforms that keep the expression, choosing a remedy
+
+
+def _wrong_all_to_floor(images, labels, min_count, seed):  # larger classes cut down to min_count too
+    rng = np.random.default_rng(seed)
+    index = np.concatenate([rng.choice(m, min_count, replace=len(m) < min_count) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_add_floor(images, labels, min_count, seed):  # min_count copies added instead of topping up to it
+    rng = np.random.default_rng(seed)
+    parts = [np.concatenate([m, rng.choice(m, min_count)]) if len(m) < min_count else m for m in _indices_per_class(labels)]
+    index = np.concatenate(parts)
+    return images[index], labels[index]
+
+
+@exercise(
+    cases=lambda: [(*case[:2], floor, case[2]) for case, floor in zip(_resample_cases(), (30, 50, 2, 3, 2))],
+    compare=_same_resample,
+    wrong_answers=[
+        lambda x, y, floor, seed: random_oversample(x, y, seed),  # every class up to the largest
+        _wrong_all_to_floor,
+        _wrong_add_floor,
+        lambda x, y, floor, seed: (x, y),  # nothing done
+    ],
+    hint="only classes with fewer than min_count images get extra copies (min_count - count of them, drawn "
+         "from that class); larger classes stay as they are; keep every original image.",
+)
+def oversample_rare(images: np.ndarray, labels: np.ndarray, min_count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` in which every class present with fewer than ``min_count`` images is topped up
+    to exactly ``min_count`` by random copies of its own images; other classes unchanged; every original
+    kept; order shuffled; seeded by ``seed``."""
+    from .imbalance import oversample_rare_indices
+
+    index = oversample_rare_indices(np.asarray(labels), min_count, seed)
+    return np.asarray(images)[index], np.asarray(labels)[index]
+
+
+def _toy_predict(images: np.ndarray) -> np.ndarray:
+    """A deterministic stand-in for a model: scores from where the image is bright (top/bottom, left/right)."""
+    x = np.asarray(images, dtype=np.float64)[..., 0]
+    h, w = x.shape[1:]
+    top, bottom = x[:, : h // 2].mean((1, 2)), x[:, h // 2 :].mean((1, 2))
+    left, right = x[:, :, : w // 2].mean((1, 2)), x[:, :, w // 2 :].mean((1, 2))
+    centre = x[:, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].mean((1, 2))
+    scores = np.stack([top - bottom, bottom - top, abs(left - right), centre - x.mean((1, 2)), x.mean((1, 2)) / 8,
+                       np.zeros(len(x)), 5 - abs(top - bottom)], axis=1)
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _agreement_cases() -> list[tuple]:
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (30, 8, 8, 1)).astype(np.float32)
+    faces[:10, :4] += 60  # bright on top
+    faces[10:20, 4:] += 60  # bright below
+    labels = _toy_predict(faces).argmax(axis=1)
+    labels[::4] = 5  # a few the model gets wrong
+    transforms = {
+        "original": lambda x: x,
+        "horizontal flip": lambda x: x[:, :, ::-1],
+        "vertical flip": lambda x: x[:, ::-1],
+        "darker": lambda x: x * 0.5,
+    }
+    return [
+        (_toy_predict, transforms, faces, labels),
+        (_toy_predict, {"vertical flip": transforms["vertical flip"], "brighter": lambda x: x + 40}, faces[5:25], labels[5:25]),
+        (_toy_predict, {"original": transforms["original"]}, faces[:1], labels[:1]),  # hidden: one face
+    ]
+
+
+def _same_table(expected: Any, got: Any) -> bool:
+    import pandas as pd
+
+    if not isinstance(got, pd.DataFrame):
+        return False
+    return (list(got.index) == list(expected.index) and list(got.columns) == list(expected.columns)
+            and bool(np.allclose(got.to_numpy(float), expected.to_numpy(float), atol=1e-9)))
+
+
+def _agreement_table(predict, transforms, images, labels, against_labels: bool = False, axis: int = 1):
+    import pandas as pd
+
+    before = np.asarray(predict(images)).argmax(axis=axis)
+    rows = {}
+    for name, transform in transforms.items():
+        after = np.asarray(predict(transform(images))).argmax(axis=axis)
+        rows[name] = {"accuracy": float(np.mean(after == labels)),
+                      "same_prediction": float(np.mean(after == (labels if against_labels else before)))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@exercise(
+    cases=_agreement_cases,
+    compare=_same_table,
+    wrong_answers=[
+        lambda p, t, x, y: _agreement_table(p, t, x, y, against_labels=True),  # "same" compared with the labels
+        lambda p, t, x, y: _agreement_table(p, t, x, y)[["same_prediction", "accuracy"]],  # columns swapped
+        lambda p, t, x, y: _agreement_table(p, t, x, y).sort_index(),  # rows not in the transforms' order
+        lambda p, t, x, y: _agreement_table(p, {n: (lambda im: im) for n in t}, x, y),  # transforms never applied
+    ],
+    hint="predict once on the untransformed images (argmax over axis 1); then for each transform, in the dict's "
+         "order: accuracy = mean(new prediction == labels), same_prediction = mean(new prediction == old prediction).",
+)
+def transform_agreement(predict, transforms: dict, images: np.ndarray, labels: np.ndarray):
+    """How much each transform changes a model's answers: a DataFrame indexed by transform name (in the
+    dict's order) with columns ``accuracy`` (predicted class of the transformed image == label) and
+    ``same_prediction`` (== the class predicted for the untransformed image), both fractions 0-1.
+
+    ``predict(images) -> (N, 7) probabilities``; each ``transforms[name](images) -> images``."""
+    return _agreement_table(predict, transforms, images, labels)
+
+
+def _remedy_table(rows: dict[str, tuple[float, float, float]]):
+    import pandas as pd
+
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["val_accuracy", "val_macro_f1", "disgust_recall"]).rename_axis("remedy")
+
+
+def _remedy_cases() -> list[tuple]:
+    clear = _remedy_table({"none": (0.62, 0.50, 0.10), "class weights": (0.58, 0.56, 0.60), "oversampling": (0.60, 0.53, 0.40)})
+    close = _remedy_table({"none": (0.62, 0.50, 0.10), "class weights": (0.61, 0.51, 0.30), "oversampling": (0.63, 0.505, 0.20)})
+    none_best = _remedy_table({"none": (0.60, 0.55, 0.30), "class weights": (0.50, 0.45, 0.70)})
+    later_none = _remedy_table({"oversampling": (0.55, 0.47, 0.5), "targeted": (0.64, 0.47, 0.3), "none": (0.66, 0.40, 0.0)})
+    on_margin = _remedy_table({"none": (0.62, 0.5, 0.1), "class weights": (0.60, 0.53125, 0.5)})  # hidden: gain == margin
+    return [(clear, 0.02), (close, 0.02), (none_best, 0.01), (later_none, 0.03), (on_margin, 0.03125), (clear, 0.0)]
+
+
+@exercise(
+    cases=_remedy_cases,
+    wrong_answers=[
+        lambda t, m: str(t["val_macro_f1"].idxmax()),  # no margin: noise decides
+        lambda t, m: str(t["val_accuracy"].idxmax()),  # by accuracy
+        lambda t, m: str(t["disgust_recall"].idxmax()),  # by one class's recall
+        lambda t, m: (lambda b: b if t.loc[b, "val_macro_f1"] - t.loc["none", "val_macro_f1"] >= m else "none")(
+            str(t["val_macro_f1"].idxmax())),  # a tie with the margin counted as better
+        lambda t, m: (lambda b: b if t.loc[b, "val_macro_f1"] > m else "none")(str(t["val_macro_f1"].idxmax())),
+    ],
+    hint="best = the row with the highest val_macro_f1 (the first one on a tie); return it only if its macro-F1 "
+         "exceeds the 'none' row's by MORE than margin, otherwise 'none'.",
+)
+def choose_remedy(table, margin: float) -> str:
+    """The remedy to use: the one with the highest validation macro-F1, if it beats ``"none"`` by more than
+    ``margin`` (the noise level); otherwise ``"none"``. ``table``: a DataFrame indexed by remedy name with a
+    ``val_macro_f1`` column and a ``"none"`` row."""
+    best = str(table["val_macro_f1"].idxmax())
+    gain = float(table.loc[best, "val_macro_f1"] - table.loc["none", "val_macro_f1"])
+    return best if gain > margin else "none"

@@ -5,8 +5,12 @@
 * :func:`oversample_indices`: repeat minority-class images until every class is as large as the
   largest (``train(..., oversample=True)``). The repeats are not identical in training because
   augmentation is a layer inside the model and transforms each copy differently.
+* :func:`oversample_rare_indices`: top up only the classes smaller than a floor (targeted
+  oversampling of the rarest classes, lesson 03).
 * :func:`compare_remedies`: train the same small model under none / class weights / oversampling
-  and compare validation accuracy, macro-F1 and disgust recall (lesson 03 and 05).
+  and compare validation accuracy, macro-F1 and disgust recall (lesson 05).
+* :func:`embed` and :func:`compare_remedies_on_features`: the same comparison in seconds, on a
+  classifier trained on the reference model's features (lesson 03).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from .course import CLASS_NAMES, NUM_CLASSES, SEED
 from .data import Split
 from .training import oversample_indices
 
-__all__ = ["class_weights", "oversample_indices", "oversample", "stratified_subset", "validation_metrics", "compare_remedies"]
+__all__ = ["class_weights", "oversample_indices", "oversample_rare_indices", "oversample", "stratified_subset",
+           "validation_metrics", "compare_remedies", "embed", "macro_f1_noise", "compare_remedies_on_features"]
 
 
 def class_weights(labels: np.ndarray) -> dict[int, float]:
@@ -36,6 +41,26 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
         return {}
     weights = compute_class_weight("balanced", classes=classes, y=labels)
     return {int(c): float(w) for c, w in zip(classes, weights)}
+
+
+def oversample_rare_indices(labels: np.ndarray, min_count: int, seed: int = SEED) -> np.ndarray:
+    """Indices (shuffled, seeded) keeping every image, with each class present that has fewer than
+    ``min_count`` images topped up to exactly ``min_count`` by copies drawn at random (with
+    replacement) from its own images. Larger classes are left as they are.
+
+    Raises:
+        ValueError: ``min_count`` is negative.
+    """
+    if min_count < 0:
+        raise ValueError(f"min_count must be >= 0, got {min_count}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        parts += [members, rng.choice(members, size=max(0, min_count - len(members)), replace=True)]
+    index = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return rng.permutation(index)
 
 
 def oversample(split: Split, seed: int = SEED) -> Split:
@@ -123,3 +148,131 @@ def compare_remedies(
             "seconds": round(time.perf_counter() - start, 1),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("remedy")
+
+
+# --------------------------------------------------------------------------- remedies in seconds (lesson 03)
+
+
+def _classifier_input(model):
+    """A Keras model from ``model``'s input to the input of its last Dense layer (the features it classifies).
+
+    A wrapper around one inner network (the reference model averages it over a mirrored copy) is
+    unwrapped first: the features are the inner network's, for the unmirrored image.
+    """
+    import keras
+
+    from .augmentation import single_view
+
+    network = single_view(model)
+    dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
+    if not dense:
+        raise ValueError(f"{model.name}: no Dense layer found; embed() needs a model that ends in a Dense classifier")
+    return keras.Model(network.inputs[0], dense[-1].input)
+
+
+def embed(model, images: np.ndarray, batch_size: int = 256, progress: bool = True) -> np.ndarray:
+    """The features ``model`` classifies (the input of its last Dense layer) for raw faces.
+
+    Args:
+        model: a course model (e.g. :func:`helpers.pretrained.load_pretrained`).
+        images: ``(N, 48, 48, 1)`` raw pixels 0-255.
+        progress: show a tqdm bar over the batches.
+
+    Returns:
+        float32 ``(N, D)`` (``D = 256`` for the reference model).
+    """
+    tqdm = _tqdm()
+    extractor = _classifier_input(model)
+    images = np.asarray(images)
+    out = []
+    for start in tqdm(range(0, len(images), batch_size), desc="features", unit="batch", disable=not progress):
+        out.append(np.asarray(extractor(images[start : start + batch_size].astype("float32"), training=False)))
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, extractor.output.shape[-1]), np.float32)
+
+
+def macro_f1_noise(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 500, seed: int = SEED) -> float:
+    """How much macro-F1 moves when the evaluation images are redrawn: the standard deviation of
+    macro-F1 (7 classes, F1 = 0 for a class without true or predicted images) over ``n_boot``
+    bootstrap resamples (with replacement) of the pairs ``(y_true, y_pred)``."""
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(y_true), (n_boot, len(y_true)))
+    t, p = y_true[draws], y_pred[draws]  # (n_boot, N)
+    correct = np.stack([((t == c) & (p == c)).sum(axis=1) for c in range(NUM_CLASSES)], axis=1)
+    true_n = np.stack([(t == c).sum(axis=1) for c in range(NUM_CLASSES)], axis=1)
+    pred_n = np.stack([(p == c).sum(axis=1) for c in range(NUM_CLASSES)], axis=1)
+    f1 = np.divide(2.0 * correct, true_n + pred_n, out=np.zeros(correct.shape), where=(true_n + pred_n) > 0)
+    return float(f1.mean(axis=1).std())
+
+
+def compare_remedies_on_features(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    remedies: dict[str, Callable],
+    max_iter: int = 300,
+    seed: int = SEED,
+):
+    """Train a softmax classifier on fixed features once per remedy and score each on validation.
+
+    The classifier is scikit-learn's multinomial ``LogisticRegression``: one Dense softmax layer
+    trained to the minimum of the cross-entropy (L-BFGS, default L2 penalty), so a comparison takes
+    seconds and does not depend on a learning rate or a number of epochs.
+
+    Args:
+        train_x, val_x: features ``(N, D)`` float32 (see :func:`embed`), standardised here with the
+            training mean and standard deviation.
+        train_y, val_y: integer labels (CLASS_NAMES order).
+        remedies: name -> ``remedy(x, y) -> (x, y, class_weight or None)``: what training sees
+            (``class_weight``: ``{class index: weight}``, as Keras' ``fit`` takes it).
+        max_iter: L-BFGS iterations at most.
+        seed: the same for every remedy.
+
+    Returns:
+        ``(table, predictions)``: a DataFrame indexed by remedy with ``val_accuracy``,
+        ``val_macro_f1``, ``disgust_recall``, ``train_images``, ``seconds``; and a dict
+        remedy -> validation predictions ``(N,)``. A tqdm bar counts the remedies.
+    """
+    import time
+    import warnings
+
+    import pandas as pd
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn (one of its requirements)
+
+    mean, std = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
+    train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
+    rows, predictions = {}, {}
+    bar = _tqdm()(remedies.items(), desc="remedies", unit="run", total=len(remedies))
+    for name, remedy in bar:
+        bar.set_postfix_str(name)
+        start = time.perf_counter()
+        x, y, weights = remedy(train_x, np.asarray(train_y))
+        classifier = LogisticRegression(max_iter=max_iter, class_weight=weights, random_state=seed)
+        with warnings.catch_warnings(), threadpool_limits(1):  # 1 BLAS thread: many times faster on a busy CPU
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the last iterations change nothing we measure
+            classifier.fit(x, y)
+        predicted = classifier.predict(val_x)
+        predictions[name] = predicted
+        rows[name] = {
+            "val_accuracy": float(accuracy_score(val_y, predicted)),
+            "val_macro_f1": float(f1_score(val_y, predicted, labels=range(NUM_CLASSES), average="macro", zero_division=0)),
+            "disgust_recall": float(recall_score(val_y, predicted, labels=[CLASS_NAMES.index("disgust")], average="macro",
+                                                 zero_division=0)),
+            "train_images": len(x),
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("remedy"), predictions
+
+
+def _tqdm():
+    """tqdm's notebook bar where ipywidgets is installed, its text bar otherwise (without a warning)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm

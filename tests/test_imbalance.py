@@ -1,0 +1,73 @@
+"""helpers.imbalance's lesson-03 tools (targeted oversampling, the bootstrap margin, the remedy
+comparison on fixed features, features of a model) and helpers.augmentation.single_view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import CLASS_NAMES, imbalance
+
+
+def test_oversample_rare_indices_tops_up_only_the_small_classes():
+    labels = np.array([0] * 10 + [1] * 2 + [3] * 5 + [6] * 7)
+    index = imbalance.oversample_rare_indices(labels, 6, seed=0)
+    assert np.bincount(labels[index], minlength=7).tolist() == [10, 6, 0, 6, 0, 0, 7]
+    assert set(range(len(labels))) <= set(index)  # every original kept
+    np.testing.assert_array_equal(index, imbalance.oversample_rare_indices(labels, 6, seed=0))
+    assert not np.array_equal(index, imbalance.oversample_rare_indices(labels, 6, seed=1))
+    assert sorted(imbalance.oversample_rare_indices(labels, 0, seed=0)) == list(range(len(labels)))
+    with pytest.raises(ValueError, match="min_count"):
+        imbalance.oversample_rare_indices(labels, -1)
+
+
+def test_macro_f1_noise_is_the_bootstrap_standard_deviation():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 300)
+    predicted = np.where(rng.random(300) < 0.6, y, rng.integers(0, 7, 300))
+    draws = np.random.default_rng(5).integers(0, 300, (50, 300))
+    expected = np.std([f1_score(y[i], predicted[i], labels=range(7), average="macro", zero_division=0) for i in draws])
+    assert imbalance.macro_f1_noise(y, predicted, n_boot=50, seed=5) == pytest.approx(expected, rel=1e-12)
+    assert imbalance.macro_f1_noise(y, y, n_boot=50) < 0.05  # perfect predictions: macro-F1 near 1 on every draw
+
+
+def test_class_weights_raise_the_rare_class_recall_on_fixed_features():
+    """A rare class that overlaps a big one: without a remedy the classifier mostly gives it up."""
+    rng = np.random.default_rng(1)
+    disgust = CLASS_NAMES.index("disgust")
+    sizes = {0: 400, disgust: 20, 3: 400}
+    centres = {0: (0.0, 0.0), disgust: (1.2, 0.0), 3: (0.0, 3.0)}
+
+    def draw(scale):
+        x = np.concatenate([rng.normal(centres[c], 1.0, (n * scale, 2)) for c, n in sizes.items()]).astype(np.float32)
+        return x, np.repeat(list(sizes), [n * scale for n in sizes.values()])
+
+    (train_x, train_y), (val_x, val_y) = draw(1), draw(1)
+    remedies = {"none": lambda x, y: (x, y, None), "class weights": lambda x, y: (x, y, imbalance.class_weights(y))}
+    table, predicted = imbalance.compare_remedies_on_features(train_x, train_y, val_x, val_y, remedies)
+    assert list(table.index) == ["none", "class weights"] and set(predicted) == {"none", "class weights"}
+    assert table.loc["class weights", "disgust_recall"] > table.loc["none", "disgust_recall"] + 0.2
+    assert table.loc["none", "val_accuracy"] > table.loc["class weights", "val_accuracy"]
+    assert (table["train_images"] == len(train_y)).all()
+    again, _ = imbalance.compare_remedies_on_features(train_x, train_y, val_x, val_y, remedies)
+    assert again.drop(columns="seconds").equals(table.drop(columns="seconds"))  # reproducible
+
+
+def test_embed_gives_the_classifier_input_and_unwraps_a_flip_average():
+    import keras
+
+    from helpers import models
+    from helpers.augmentation import single_view
+
+    keras.utils.set_random_seed(0)
+    network = models.build_baseline_cnn(filters=(4,))
+    wrapped = models.with_flip_tta(network)
+    assert single_view(wrapped) is network and single_view(network) is network
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48, 1)).astype(np.uint8)
+    features = imbalance.embed(wrapped, faces, batch_size=2, progress=False)
+    dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)][-1]
+    assert features.shape == (5, dense.input.shape[-1]) and features.dtype == np.float32
+    probs = keras.ops.convert_to_numpy(dense(features))
+    np.testing.assert_allclose(probs, network.predict(faces, verbose=0), rtol=1e-4, atol=1e-5)
