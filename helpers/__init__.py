@@ -30,12 +30,13 @@ from .data import (
     class_counts,
     course_splits,
     download_fer2013,
+    final_test,
     load_course_data,
     load_fer2013,
 )
 
 __all__ = [
     "CLASS_NAMES", "IMAGE_SIZE", "NUM_CLASSES", "SEED", "is_quick", "seed_everything", "start",
-    "FER2013Data", "Split", "class_counts", "course_splits", "download_fer2013", "load_course_data",
+    "FER2013Data", "Split", "class_counts", "course_splits", "download_fer2013", "final_test", "load_course_data",
     "load_fer2013",
 ]

@@ -290,6 +290,48 @@ def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
     return class_weights(labels)
 
 
+def _twin_cases() -> list[tuple]:
+    rng = np.random.default_rng(1)
+    pool = np.array([f"h{i}" for i in range(30)])
+    three = {"train": rng.choice(pool, 40), "val": rng.choice(pool[:20], 10), "test": rng.choice(pool[10:], 12)}
+    copies = {"train": np.array(["a", "b", "c"]), "test": np.array(["a", "a", "a", "d", "b"])}  # three copies of a
+    return [
+        (three,),
+        (copies,),
+        ({"test": copies["test"], "train": copies["train"]},),  # hidden: the dict's order decides a and b
+        ({"train": np.array(["x"]), "val": np.array([], dtype="<U1"), "test": np.array(["x", "y"])},),  # hidden: empty split
+        ({"a": pool[:5], "b": pool[3:8], "c": pool[6:9], "d": pool[:2]},),  # hidden: four splits
+    ]
+
+
+def _twins_distinct(hashes):
+    names = list(hashes)
+    return {(a, b): len(set(hashes[b]) & set(hashes[a])) for i, a in enumerate(names) for b in names[i + 1:]}
+
+
+def _twins_reversed(hashes):
+    names = list(hashes)
+    return {(a, b): int(np.isin(hashes[a], hashes[b]).sum()) for i, a in enumerate(names) for b in names[i + 1:]}
+
+
+def _twins_adjacent(hashes):
+    names = list(hashes)
+    return {(a, b): int(np.isin(hashes[b], hashes[a]).sum()) for a, b in zip(names, names[1:])}
+
+
+@exercise(
+    cases=_twin_cases,
+    wrong_answers=[_twins_distinct, _twins_reversed, _twins_adjacent,
+                   lambda h: {(a, b): int(np.isin(h[b], h[a]).sum()) for a in h for b in h if a != b}],  # both orders
+    hint="names = list(hashes); for i, a in enumerate(names): for b in names[i + 1:]: "
+    "counts[(a, b)] = int(np.isin(hashes[b], hashes[a]).sum()).",
+)
+def twins_between(hashes: dict[str, np.ndarray]) -> dict[tuple[str, str], int]:
+    """For each pair of splits (a before b): how many images of b have an exact twin in a."""
+    names = list(hashes)
+    return {(a, b): int(np.isin(hashes[b], hashes[a]).sum()) for i, a in enumerate(names) for b in names[i + 1:]}
+
+
 # ==== lessons 06 and 08
 
 
@@ -422,6 +464,177 @@ def brightness_contrast(images: np.ndarray) -> np.ndarray:
     """Per image: [mean pixel value, standard deviation of pixel values] (0-255), shape (N, 2)."""
     flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
     return np.stack([flat.mean(axis=1), flat.std(axis=1)], axis=1)
+
+
+def _bootstrap_cases() -> list[tuple]:
+    rng = np.random.default_rng(19)
+    a = rng.random(300) < 0.6
+    b = a.copy()
+    b[np.flatnonzero(~a)[:30]] = True  # B right on 30 more faces
+    c = rng.random(300) < 0.6  # unrelated to A: the unpaired intervals are far wider
+    small = np.array([True, False, True, True]), np.array([True, True, True, False])
+    return [
+        (a, b, rng.integers(0, 300, (400, 300))),
+        (a, c, rng.integers(0, 300, (400, 300))),
+        (b, a, rng.integers(0, 300, (50, 300))),  # hidden: B worse than A
+        (*small, rng.integers(0, 4, (200, 4))),  # hidden: four faces
+        (a, a.copy(), rng.integers(0, 300, (100, 300))),  # hidden: identical predictors
+    ]
+
+
+def _bootstrap_unpaired(a, b, r):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b[r[::-1]].mean(1) - a[r].mean(1)  # each predictor on different faces
+    return float(b.mean() - a.mean()), *map(float, np.percentile(d, [2.5, 97.5]))
+
+
+def _bootstrap_normal(a, b, r):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b[r].mean(1) - a[r].mean(1)
+    return float(b.mean() - a.mean()), float(d.mean() - 1.96 * d.std()), float(d.mean() + 1.96 * d.std())
+
+
+def _bootstrap_90(a, b, r):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b[r].mean(1) - a[r].mean(1)
+    return float(b.mean() - a.mean()), *map(float, np.percentile(d, [5, 95]))
+
+
+@exercise(
+    cases=_bootstrap_cases,
+    wrong_answers=[
+        _bootstrap_unpaired,
+        lambda a, b, r: paired_bootstrap_interval(b, a, r),  # A minus B
+        _bootstrap_normal,
+        _bootstrap_90,
+    ],
+    hint="d = correct_b[resamples].mean(axis=1) - correct_a[resamples].mean(axis=1) (the same rows for both); "
+    "return (mean(b) - mean(a), np.percentile(d, 2.5), np.percentile(d, 97.5)).",
+)
+def paired_bootstrap_interval(correct_a: np.ndarray, correct_b: np.ndarray, resamples: np.ndarray) -> tuple[float, float, float]:
+    """B's accuracy minus A's on the same faces, and its 95 % paired-bootstrap interval (low, high)."""
+    correct_a, correct_b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    differences = correct_b[resamples].mean(axis=1) - correct_a[resamples].mean(axis=1)
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return float(correct_b.mean() - correct_a.mean()), float(low), float(high)
+
+
+def _choice_cases() -> list[tuple]:
+    rng = np.random.default_rng(20)
+    n = 600
+    base = rng.random(n) < 0.6
+
+    def changed(than: np.ndarray, gains: int, losses: int = 0) -> np.ndarray:
+        """``than`` right on ``gains`` more faces and wrong on ``losses`` it had right."""
+        out = than.copy()
+        out[rng.choice(np.flatnonzero(~than), gains, replace=False)] = True
+        out[rng.choice(np.flatnonzero(than), losses, replace=False)] = False
+        return out
+
+    slight, clear = changed(base, 12, 9), changed(base, 50)  # +3 faces within noise; +50 faces
+    r = rng.integers(0, n, (500, n))
+    cost = {"plain": 1, "flip": 2, "crops": 6}
+    return [
+        ({"plain": base, "flip": slight, "crops": base.copy()}, cost, r),  # nothing beats the noise: plain
+        ({"plain": base, "flip": slight, "crops": clear}, cost, r),  # only the costliest is clearly better
+        ({"crops": changed(clear, 12, 8), "plain": base, "flip": clear}, cost, r),  # hidden: flip; crops within noise of it
+        ({"flip": clear, "plain": base}, {"flip": 2, "plain": 1}, r),  # hidden: two options, listed costly first
+        ({"a": base, "b": base.copy()}, {"a": 1, "b": 1}, r[:50]),  # hidden: equal, equal cost: the first listed
+    ]
+
+
+def _choose_most_accurate(correct, cost, r):
+    return max(correct, key=lambda name: (np.mean(correct[name]), -cost[name]))
+
+
+def _choose_vs_cheapest(correct, cost, r):
+    order = sorted(correct, key=lambda name: cost[name])
+    chosen = order[0]
+    for name in order[1:]:
+        if paired_bootstrap_interval(correct[order[0]], correct[name], r)[1] > 0:
+            chosen = name
+    return chosen
+
+
+def _choose_by_difference(correct, cost, r):
+    order = sorted(correct, key=lambda name: cost[name])
+    chosen = order[0]
+    for name in order[1:]:
+        if paired_bootstrap_interval(correct[chosen], correct[name], r)[0] > 0:
+            chosen = name
+    return chosen
+
+
+@exercise(
+    cases=_choice_cases,
+    wrong_answers=[
+        _choose_most_accurate,
+        _choose_vs_cheapest,
+        _choose_by_difference,
+        lambda correct, cost, r: min(correct, key=lambda name: cost[name]),  # always the cheapest
+    ],
+    hint="sort the names by cost (sorted is stable: equal costs keep the dict's order); chosen = the first; for each "
+    "next name, if paired_bootstrap_interval(correct[chosen], correct[name], resamples)[1] > 0: chosen = name.",
+)
+def choose_option(correct: dict[str, np.ndarray], cost: dict[str, float], resamples: np.ndarray) -> str:
+    """The cheapest option, replaced by a costlier one only when its gain's 95 % interval lies above 0."""
+    order = sorted(correct, key=lambda name: cost[name])
+    chosen = order[0]
+    for name in order[1:]:
+        _, low, _ = paired_bootstrap_interval(correct[chosen], correct[name], resamples)
+        if low > 0:
+            chosen = name
+    return chosen
+
+
+def _recall_interval_cases() -> list[tuple]:
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 7, 200)
+    pred = np.where(rng.random(200) < 0.6, y, rng.integers(0, 7, 200))
+    rare = y.copy()
+    rare[rare == 1] = 0
+    rare[:2] = 1  # two disgust faces, both found: about one redraw in seven holds none
+    found = pred.copy()
+    found[:2] = 1
+    no_fear = np.where(y == 2, 3, y)  # hidden: a class with no faces at all
+    return [
+        (y, pred, rng.integers(0, 200, (300, 200))),
+        (rare, found, rng.integers(0, 200, (300, 200))),
+        (no_fear, pred, rng.integers(0, 200, (100, 200))),
+        (y, y.copy(), rng.integers(0, 200, (50, 200))),  # hidden: every answer right
+    ]
+
+
+def _recall_interval(y, p, r, skip_empty=True, q=(2.5, 97.5), of="recall"):
+    y, p = np.asarray(y), np.asarray(p)
+    out = np.zeros((7, 3))
+    for c in range(7):
+        is_c, said_c = y == c, p == c
+        hit = is_c & said_c
+        base = is_c if of == "recall" else said_c
+        n_c = base[r].sum(axis=1)
+        keep = n_c > 0 if skip_empty else np.ones(len(r), bool)
+        redrawn = hit[r].sum(axis=1)[keep] / np.maximum(n_c[keep], 1)
+        if base.any():
+            out[c] = [hit.sum() / base.sum(), *np.percentile(redrawn, q)]
+    return out
+
+
+@exercise(
+    cases=_recall_interval_cases,
+    wrong_answers=[
+        lambda y, p, r: _recall_interval(y, p, r, skip_empty=False),  # empty redraws counted as recall 0
+        lambda y, p, r: _recall_interval(y, p, r, of="precision"),
+        lambda y, p, r: _recall_interval(y, p, r, q=(5, 95)),
+        lambda y, p, r: np.repeat(_recall_interval(y, p, r)[:, :1], 3, axis=1),  # no interval at all
+    ],
+    hint="per class c: is_c = y_true == c, hit = is_c & (y_pred == c); n_c = is_c[resamples].sum(1); "
+    "redrawn = hit[resamples].sum(1)[n_c > 0] / n_c[n_c > 0]; row = [hit.sum() / is_c.sum(), "
+    "*np.percentile(redrawn, [2.5, 97.5])], or zeros when the class has no face.",
+)
+def recall_intervals(y_true: np.ndarray, y_pred: np.ndarray, resamples: np.ndarray) -> np.ndarray:
+    """Per class: [recall, 2.5th percentile, 97.5th percentile] over bootstrap redraws, shape (7, 3)."""
+    return _recall_interval(y_true, y_pred, resamples)
 
 
 # ==== lessons 03-05

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import quiet  # noqa: F401  (first: TensorFlow's start-up logs silenced before anything loads it)
+
 #: The canonical class order: FER2013's own label indices (0 angry ... 6 neutral).
 #: Every loader, model output and plot in the course uses this order.
 CLASS_NAMES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
