@@ -869,7 +869,7 @@ def _wrong_unclipped(frame, box, margin):
     "to the frame (no negative indices); then to_gray and helpers.data.to_model_input: uint8 (48, 48, 1), 0-255.",
 )
 def preprocess_face(frame: np.ndarray, box: tuple, margin: float) -> np.ndarray:
-    """A detected face as model input, exactly like training: crop with margin, gray, 48x48x1 uint8."""
+    """A detected face as model input, like the training loader: crop with margin, gray, 48x48x1 uint8."""
     from .inference import preprocess_face as reference
 
     return reference(frame, box, margin)

@@ -1,4 +1,4 @@
-"""Live expression recognition: detect faces, preprocess them exactly like training, classify, smooth, draw.
+"""Live expression recognition: detect faces, preprocess them like the training loader, classify, smooth, draw.
 
 The pipeline, one stage per function (lesson 07)::
 
