@@ -1,4 +1,5 @@
-# make lab   : create .venv from requirements.txt, install the course, open JupyterLab
+# make lab   : create .venv from requirements.txt, install the course, open JupyterLab on the
+#              repository (lessons/00_welcome.ipynb first; solutions/, README, data/MODEL_CARD.md too)
 # make test  : create .venv the same way and run the tests (helpers + every notebook, quick mode)
 # make render: execute every solution (full mode; MODE=workshop for less) into rendered/*.html (git-ignored: faces)
 PYTHON ?= python3
@@ -18,8 +19,11 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
+# Root (containers, cloud VMs, classroom images) needs --allow-root; a normal user does not.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab lessons/00_welcome.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" lessons/00_welcome.ipynb
 
 test: setup
 	FER_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile

@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFrames: {len(frames)} of 640x480 from {', '.join(photos)} (face 150 px wide; shifts, lighting, "
           "noise), one face each")
 
-    for every, label in ((8, "default: full detection every 8th frame, template tracking between"),
+    for every, label in ((inference.EmotionPipeline.__init__.__defaults__[-1],
+                          "default: a full detection every N frames (N = redetect_every), template tracking between"),
                          (1, "full Haar detection on every frame")):
         res = run_pipeline(model, frames, every)
         print(f"\nPipeline, {label}:")

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .contract import model_input
 from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick
 
 #: Where lesson 05 saves the student's best model (checked by :func:`lesson_model`).
@@ -55,22 +56,14 @@ PUBLISHED = [
 def as_batch(images: np.ndarray) -> np.ndarray:
     """Images as a float32 batch ``(N, 48, 48, 1)`` of raw 0-255 pixels (the model contract).
 
-    Accepts ``(N, 48, 48, 1)``, ``(N, 48, 48)``, one ``(48, 48, 1)`` or one ``(48, 48)`` face.
+    Accepts ``(N, 48, 48, 1)``, ``(N, 48, 48)``, one ``(48, 48, 1)`` or one ``(48, 48)`` face
+    (:func:`helpers.contract.model_input`).
 
     Raises:
-        ValueError: any other shape (the message says what is expected).
+        ValueError: colour faces, any other shape, faces scaled to 0-1 or standardised (the
+            message states the contract and what to do).
     """
-    x = np.asarray(images)
-    if x.ndim == 2:
-        x = x[None, :, :, None]
-    elif x.ndim == 3:
-        x = x[None] if x.shape[-1] == 1 and x.shape[0] == IMAGE_SIZE else x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
-        raise ValueError(
-            f"Expected grayscale faces of shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 1) with raw 0-255 pixels, "
-            f"got shape {np.shape(images)}. Resize/convert them with helpers.data.to_model_input first."
-        )
-    return x.astype("float32", copy=False)
+    return model_input(images)
 
 
 def predict_proba(model, images: np.ndarray, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
@@ -78,7 +71,8 @@ def predict_proba(model, images: np.ndarray, batch_size: int = 256, verbose: int
 
     Args:
         model: a course model (raw 0-255 pixels in, 7 softmax probabilities out).
-        images: ``(N, 48, 48, 1)`` raw pixels (see :func:`as_batch` for other accepted shapes).
+        images: ``(N, 48, 48, 1)`` raw pixels 0-255 (see :func:`as_batch` for other accepted shapes;
+            colour faces and faces scaled to 0-1 raise ``ValueError``).
         batch_size: faces per forward pass (bounds the memory used).
         verbose: 1 shows a Keras progress bar.
 

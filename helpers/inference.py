@@ -37,6 +37,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from .contract import model_input
 from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from .data import IMAGE_SUFFIXES, to_model_input
 
@@ -203,19 +204,22 @@ class FaceDetector:
         cascade: path of a cascade XML (default: OpenCV's ``haarcascade_frontalface_alt2.xml``,
             which finds the same faces as ``..._default.xml`` on the course photos in half the time).
         detect_size: the frame is shrunk so that its longer side is at most this many pixels
-            before detection (the main speed knob: 240 on a 640x480 frame = 7x fewer pixels; the
-            smallest face found is then 24 * 640 / 240 = 64 pixels wide).
-        scale_factor, min_neighbors: ``detectMultiScale`` settings (higher = faster / stricter).
-        min_size: smallest face, in pixels of the downscaled frame (the cascade's window is 24).
+            before detection (a speed knob; a 640x480 webcam frame is searched as it is: shrinking
+            it blurs small faces below what the cascade recognises).
+        scale_factor, min_neighbors: ``detectMultiScale`` settings (higher = faster / stricter;
+            1.2 and 3 find 40-pixel faces as well as 1.1 and 4 at 60 % of the cost).
+        min_size: smallest face, in pixels of the downscaled frame (the cascade's window is 20):
+            with the defaults, 32 pixels in a 640x480 frame, so that a face 40 pixels wide (someone
+            sitting a few metres from a laptop camera) is found; the cost grows as it shrinks.
     """
 
     def __init__(
         self,
         cascade: str | os.PathLike | None = None,
-        detect_size: int = 240,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 4,
-        min_size: int = 24,
+        detect_size: int = 640,
+        scale_factor: float = 1.2,
+        min_neighbors: int = 3,
+        min_size: int = 32,
     ):
         self.classifier = load_cascade(cascade)
         self.detect_size = int(detect_size)
@@ -248,7 +252,7 @@ class FaceDetector:
         """Face boxes ``(x, y, w, h)`` in the frame's own pixels, largest first; ``[]`` if none."""
         frame = as_uint8(frame)
         small, scale = self.detection_image(frame)
-        if min(small.shape) < max(self.min_size, 24):
+        if min(small.shape) < max(self.min_size, 20):
             return []
         found = self.classifier.detectMultiScale(
             small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -261,6 +265,47 @@ class FaceDetector:
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
     __call__ = detect
+
+
+class PhotoFaceDetector(FaceDetector):
+    """Every face of a still photo, found at the photo's own resolution: a photo is not a webcam frame.
+
+    The cascade scans the whole photo unshrunk, at every scale from ``min_size`` pixels (about 24:
+    a face that small is found in a photo of any size) up to the photo's size. At full resolution
+    the cascade also fires on textures (foliage, noise, fabric), so each candidate is confirmed by
+    a second cascade (``haarcascade_frontalface_default.xml``) on the candidate's region alone;
+    candidates it does not confirm are dropped.
+
+    A 12-megapixel photo takes a few seconds (the time grows with the pixel count); for live video
+    use :class:`FaceDetector`, which is tuned for speed.
+    """
+
+    CONFIRM_CASCADE = "haarcascade_frontalface_default.xml"
+
+    def __init__(self, cascade: str | os.PathLike | None = None, min_size: int = 24, scale_factor: float = 1.1,
+                 min_neighbors: int = 4, confirm: bool = True):
+        super().__init__(cascade, detect_size=1 << 30, scale_factor=scale_factor, min_neighbors=min_neighbors,
+                         min_size=min_size)
+        self.confirmer = load_cascade(cascade_path(self.CONFIRM_CASCADE)) if confirm else None
+
+    def _confirmed(self, gray: np.ndarray, box: Box) -> bool:
+        """Whether the second cascade also finds a face on ``box`` (its region, scaled to ~60 px faces)."""
+        x, y, w, h = expand_box(box, 0.4, gray.shape)
+        region = gray[y : y + h, x : x + w]
+        scale = 60.0 / box[2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        found = self.confirmer.detectMultiScale(region, scaleFactor=1.05, minNeighbors=2, minSize=(40, 40), maxSize=(90, 90))
+        inner = (round((box[0] - x) * scale), round((box[1] - y) * scale), 60, round(box[3] * scale))
+        return any(iou(inner, tuple(int(v) for v in f)) > 0.3 for f in (found if len(found) else []))
+
+    def detect(self, frame: np.ndarray) -> list[Box]:
+        """Face boxes ``(x, y, w, h)`` in the photo's pixels, largest first; ``[]`` if none."""
+        boxes = super().detect(frame)
+        if self.confirmer is None or not boxes:
+            return boxes
+        gray = to_gray(frame)
+        return [b for b in boxes if self._confirmed(gray, b)]
 
 
 class TemplateTracker:
@@ -387,15 +432,18 @@ class Classifier:
             self._fn = tf.function(call, reduce_retracing=True, autograph=False)
 
     def __call__(self, faces: np.ndarray) -> np.ndarray:
-        """``faces`` uint8 ``(n, 48, 48, 1)`` -> float32 probabilities ``(n, 7)`` (``n`` may be 0)."""
-        faces = np.asarray(faces)
-        if faces.ndim == 3:
-            faces = faces[None]
+        """``faces`` uint8 ``(n, 48, 48, 1)`` raw pixels -> float32 probabilities ``(n, 7)`` (``n`` may be 0).
+
+        Raises:
+            ValueError: colour faces, faces scaled to 0-1 or standardised, or another shape
+                (:func:`helpers.contract.model_input`: the message states the contract).
+        """
+        faces = model_input(faces)
         if len(faces) == 0:
             return np.zeros((0, NUM_CLASSES), np.float32)
         import keras
 
-        out = self._fn(faces.astype(np.float32))
+        out = self._fn(faces)
         return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
 
 
@@ -629,7 +677,7 @@ class EmotionPipeline:
     """
 
     def __init__(self, model, detector: FaceDetector | None = None, margin: float = 0.1, alpha: float = 0.3,
-                 redetect_every: int = 8):
+                 redetect_every: int = 12):
         self.classifier = model if isinstance(model, Classifier) else Classifier(model)
         self.detector = detector or FaceDetector()
         self.tracker = FaceTracker(alpha=alpha)
@@ -697,12 +745,69 @@ class EmotionPipeline:
 # =========================================================================== sources
 
 
+#: Photo formats this course cannot decode (no codec in OpenCV or Pillow here), with what to do.
+UNREADABLE_PHOTO_SUFFIXES = {
+    ".heic": "an iPhone HEIC photo", ".heif": "a HEIF photo", ".dng": "a camera RAW file", ".cr2": "a camera RAW file",
+    ".cr3": "a camera RAW file", ".nef": "a camera RAW file", ".arw": "a camera RAW file", ".raf": "a camera RAW file",
+    ".orf": "a camera RAW file", ".rw2": "a camera RAW file", ".jxl": "a JPEG XL image", ".avif": "an AVIF image",
+}
+HOW_TO_CONVERT = ("convert it to JPEG or PNG first (Photos/Preview: Export as JPEG; on a phone: share or "
+                  "set the camera to 'Most Compatible'; or pip install pillow-heif for HEIC)")
+
+#: EXIF orientation (tag 0x0112) -> the NumPy operation that shows the photo upright, the same
+#: transposition as Pillow's ImageOps.exif_transpose (which the training loader applies).
+_EXIF_ORIENT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1], 8: lambda a: a.swapaxes(0, 1)[::-1],
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) recorded in image bytes; 1 (upright) when there is none."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # not a format Pillow reads, or a broken EXIF block
+        return 1
+    return value if value in _EXIF_ORIENT else 1
+
+
+def to_uint8_range(image: np.ndarray) -> np.ndarray:
+    """A 16-bit (or other non-8-bit) image as uint8, scaled by its actual range: ``value * 255 / max``.
+
+    A 12-bit camera image stored in 16 bits (values up to 4095) keeps its brightness instead of
+    coming out nearly black, as dividing by 256 would make it. Black stays black.
+    """
+    if image.dtype == np.uint8:
+        return image
+    values = image.astype(np.float64)
+    top = float(np.nanmax(values)) if values.size else 0.0
+    scale = 255.0 / top if top > 0 else 1.0
+    return np.clip(np.nan_to_num(values * scale), 0, 255).round().astype(np.uint8)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as a BGR (or BGRA / gray) uint8 array; clear errors for missing or corrupt files."""
+    """Read an image file as it should be seen: a BGR (or BGRA / gray) uint8 array, upright.
+
+    The EXIF orientation of phone photos is applied (as the training loader does, with the same
+    transposition as Pillow's ``ImageOps.exif_transpose``); 16-bit images are scaled by their
+    actual range (:func:`to_uint8_range`); formats OpenCV cannot decode (GIF...) go through Pillow.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is corrupt, not an image, or in a format this course cannot decode
+            (HEIC, camera RAW...: the message names the format and how to convert it).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Image file not found: {path}")
-    data = np.fromfile(str(path), dtype=np.uint8)
+    raw = path.read_bytes()
+    data = np.frombuffer(raw, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:  # formats OpenCV does not decode (e.g. GIF): try Pillow
         try:
@@ -713,9 +818,14 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 mode = "RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB"
                 image = cv2.cvtColor(np.asarray(img.convert(mode)), cv2.COLOR_RGBA2BGRA if mode == "RGBA" else cv2.COLOR_RGB2BGR)
         except Exception as exc:
+            kind = UNREADABLE_PHOTO_SUFFIXES.get(path.suffix.lower())
+            if kind:
+                raise ValueError(f"Cannot decode {path}: {kind}, a format this course cannot read; {HOW_TO_CONVERT}") from None
             raise ValueError(f"Cannot decode {path}: the file is corrupt or not an image ({type(exc).__name__}: {exc})") from None
-    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
-        image = (image / (256 if image.dtype == np.uint16 else max(1, image.max()) / 255)).astype(np.uint8)
+    image = to_uint8_range(image)
+    orient = exif_orientation(raw)
+    if orient != 1:
+        image = np.ascontiguousarray(_EXIF_ORIENT[orient](image))
     return image
 
 
@@ -790,16 +900,27 @@ class ArraySource(FrameSource):
 class ImageSource(FrameSource):
     """One image file, or every image in a folder (sorted by name).
 
-    An unreadable image raises ``ValueError``; with ``on_error="skip"`` it is left out, recorded in
-    ``errors`` and reported on stderr instead.
+    In a folder, the images (:data:`helpers.data.IMAGE_SUFFIXES`) and the photo formats this
+    course cannot decode (:data:`UNREADABLE_PHOTO_SUFFIXES`, e.g. HEIC: they fail with a message
+    that names them) are read; other files are listed in ``ignored``, hidden files and system
+    litter (``.DS_Store``, ``._*``, ``Thumbs.db``) are left out quietly. An unreadable image raises
+    ``ValueError``; with ``on_error="skip"`` it is left out, recorded in ``errors`` and reported
+    on stderr instead. Each image's name (:meth:`named_frames`) is unique: its stem, or
+    ``stem_suffix`` when two files share a stem (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``).
     """
 
     def __init__(self, path: str | os.PathLike, on_error: str = "raise"):
         self.on_error = on_error
         self.errors: list[tuple[str, str]] = []
+        self.ignored: list[str] = []
         path = Path(path)
         if path.is_dir():
-            self.files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            readable = IMAGE_SUFFIXES | set(UNREADABLE_PHOTO_SUFFIXES)
+            self.files = []
+            for p in sorted(path.iterdir()):
+                if not p.is_file() or p.name.startswith(".") or p.name.lower() in {"thumbs.db", "desktop.ini"}:
+                    continue
+                (self.files if p.suffix.lower() in readable else self.ignored).append(p if p.suffix.lower() in readable else p.name)
             if not self.files:
                 raise FileNotFoundError(f"No image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
         elif path.is_file():
@@ -807,9 +928,11 @@ class ImageSource(FrameSource):
         else:
             raise FileNotFoundError(f"No such image file or folder: {path}")
         self.name = str(path)
+        stems = [f.stem.lower() for f in self.files]
+        self.names = [f.stem if stems.count(f.stem.lower()) == 1 else f"{f.stem}_{f.suffix.lstrip('.')}" for f in self.files]
 
     def _read(self) -> Iterator[tuple[str, np.ndarray]]:
-        for file in self.files:
+        for file, name in zip(self.files, self.names):
             try:
                 image = read_image(file)
             except (OSError, ValueError) as exc:
@@ -818,14 +941,14 @@ class ImageSource(FrameSource):
                 self.errors.append((str(file), str(exc)))
                 print(f"skipped {file}: {exc}", file=sys.stderr)
                 continue
-            yield file.stem, image
+            yield name, image
 
     def frames(self) -> Iterator[np.ndarray]:
         for _, image in self._read():
             yield image
 
     def named_frames(self) -> Iterator[tuple[str, np.ndarray]]:
-        """``(file stem, image)`` pairs (unreadable files skipped or raised, see ``on_error``)."""
+        """``(unique name, image)`` pairs (unreadable files skipped or raised, see ``on_error``)."""
         try:
             yield from self._read()
         finally:
@@ -1058,7 +1181,7 @@ def open_source(spec: str | int | os.PathLike) -> FrameSource:
     if not path.exists():
         raise FileNotFoundError(f"Source not found: {path}. Give a camera index (0), a video, an image or a folder.")
     suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
+    if suffix in IMAGE_SUFFIXES or suffix in UNREADABLE_PHOTO_SUFFIXES:
         return ImageSource(path)
     if suffix in VIDEO_SUFFIXES:
         return VideoSource(path)

@@ -4,7 +4,9 @@ The file ``data/fer_reference.keras`` ships with the repository (see ``data/MODE
 how it was trained and how well it does). Like every course model it takes raw 48x48x1 pixels
 (0-255) and returns 7 probabilities in :data:`helpers.CLASS_NAMES` order. It is loaded with
 Keras ``safe_mode`` after checking its SHA-256 against the value recorded here, so a truncated
-download or an altered file is caught before any code in it could run.
+download or an altered file is caught before any code in it could run. Its config is written so
+that every Keras the course supports (3.8 and later) reads it (:mod:`helpers.keras_files`); CI loads
+it with Keras 3.8 and TensorFlow 2.18 (tests/test_old_keras.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .data import DATA_DIR
 
 MODEL_FILE = DATA_DIR / "fer_reference.keras"
 #: SHA-256 of data/fer_reference.keras, recorded by tools/evaluate_reference.py when it is exported.
-MODEL_SHA256 = "8a2f527fb3fbda6e1b90cbfd162a421770fb9583d1b7a37ec4da912d1f50e9b7"
+MODEL_SHA256 = "941591cc18f504e1fb25f8a299346173a14998e7c582de86adce57830f64f66d"
 
 HOW_TO_GET_MODEL = (
     "The reference model ships with the course repository as data/fer_reference.keras.\n"
@@ -53,7 +55,9 @@ def load_pretrained(path: str | os.PathLike | None = None):
 
     Raises:
         FileNotFoundError: the file is missing.
-        ValueError: the file's SHA-256 differs from the recorded one (truncated or altered file).
+        ValueError: the file's SHA-256 differs from the recorded one (truncated or altered file), or
+            this Keras cannot read it (the message names the Keras version that saved the file,
+            the one running, and the fix).
     """
     path = Path(path) if path is not None else MODEL_FILE
     if not path.is_file():
@@ -66,6 +70,14 @@ def load_pretrained(path: str | os.PathLike | None = None):
             f"{path} is not the course's reference model: SHA-256 {actual[:16]}... expected {MODEL_SHA256[:16]}... "
             f"({path.stat().st_size:,} bytes). The file is truncated or was altered; it was not loaded.\n{HOW_TO_GET_MODEL}"
         )
+    from .keras_files import load_error_advice
     from .training import load_model
 
-    return load_model(path)
+    try:
+        return load_model(path)
+    except ValueError as exc:
+        cause = exc.__cause__ or exc
+        raise ValueError(
+            f"The course's reference model {path} (SHA-256 correct) could not be loaded: "
+            f"{type(cause).__name__}: {str(cause).splitlines()[0][:300]}\n{load_error_advice(path)}"
+        ) from exc

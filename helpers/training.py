@@ -41,6 +41,7 @@ import numpy as np
 
 from .course import CLASS_NAMES, NUM_CLASSES, SEED
 from .data import Split
+from .keras_files import load_error_advice, make_portable
 
 LOG_FILE, BEST_FILE, BACKUP_DIR, CONFIG_FILE, DONE_FILE = "log.csv", "best.keras", "backup", "config.json", "done.json"
 
@@ -428,6 +429,7 @@ def train(
     seconds = time.perf_counter() - start
     history = _read_log(log_path)
     if best_path.is_file():
+        make_portable(best_path)  # readable by every Keras the course supports (helpers.keras_files)
         _load_weights_quietly(model, best_path)
     if not history.empty:
         values = history[monitor].to_numpy(float)
@@ -497,6 +499,7 @@ def save_model(model, path: str | os.PathLike) -> Path:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
     try:
         model.save(tmp)
+        make_portable(tmp)  # readable by every Keras the course supports (helpers.keras_files)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -540,7 +543,7 @@ def load_model(path: str | os.PathLike):
     except Exception as exc:
         raise ValueError(
             f"Could not load {str(path)!r} as a Keras model ({type(exc).__name__}: {exc}).\n"
-            f"The file may be truncated, or written by an incompatible Keras version.\n{HOW_TO_GET_A_MODEL}"
+            f"{load_error_advice(path)}\n{HOW_TO_GET_A_MODEL}"
         ) from exc
 
 

@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--alpha", type=float, default=0.3, help="smoothing: weight of the newest frame (1 = none)")
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin around each face (fraction per side)")
-    parser.add_argument("--detect-size", type=int, default=240, help="longer side of the frame used for detection")
-    parser.add_argument("--redetect-every", type=int, default=8, help="full face detection every N frames, tracking between")
+    parser.add_argument("--detect-size", type=int, default=640,
+                        help="video: longer side of the frame used for detection (images are searched at full resolution)")
+    parser.add_argument("--redetect-every", type=int, default=12, help="full face detection every N frames, tracking between")
     return parser
 
 
@@ -70,6 +71,7 @@ class OutputWriter:
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         self.count = 0
+        self.written: set[Path] = set()
         if self.kind == "folder":
             self.target.mkdir(parents=True, exist_ok=True)
         else:
@@ -92,6 +94,11 @@ class OutputWriter:
                 path = self.target if self.count == 0 else self.target.with_name(f"{self.target.stem}_{self.count:05d}{self.target.suffix}")
             else:
                 path = self.target / f"{name}.jpg"
+            stem, n = path.stem, 1
+            while path in self.written:  # two inputs never overwrite each other's output
+                n += 1
+                path = path.with_name(f"{stem}_{n}{path.suffix}")
+            self.written.add(path)
             if not cv2.imwrite(str(path), frame):
                 raise RuntimeError(f"Cannot write {path}")
         self.count += 1
@@ -116,15 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, inference.CameraUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    images = isinstance(source, inference.ImageSource)
     try:
         model = inference.default_model(args.model)
-        detector = inference.FaceDetector(detect_size=args.detect_size)
+        # a photo is searched at its own resolution for every face; video frames fast, for a live view
+        detector = inference.PhotoFaceDetector() if images else inference.FaceDetector(detect_size=args.detect_size)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         source.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    images = isinstance(source, inference.ImageSource)
     if images:
         source.on_error = "skip"  # report unreadable files, carry on with the others
     # Unrelated photos: no smoothing or tracking across them.
@@ -175,9 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n} frame(s); mean ms per stage: {stages}; total {table.loc['total', 'mean']:.1f} ms")
     if writer is not None and writer.count:
         print(f"Annotated output: {writer.target}")
+    ignored = getattr(source, "ignored", [])
+    if ignored:
+        print(f"note: {len(ignored)} file(s) in the folder are not images and were not read: {', '.join(ignored)}")
     errors = getattr(source, "errors", [])
     if errors:
-        print(f"error: {len(errors)} file(s) could not be read: " + ", ".join(f for f, _ in errors), file=sys.stderr)
+        print(f"error: {len(errors)} file(s) could not be read:\n" + "\n".join(f"  {f}: {why}" for f, why in errors),
+              file=sys.stderr)
     if n == 0:
         print("error: no frame could be read from the source", file=sys.stderr)
         return 1

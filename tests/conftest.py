@@ -48,3 +48,30 @@ def no_real_data(monkeypatch, tmp_path):
     monkeypatch.delenv("FER2013_DIR", raising=False)
     monkeypatch.setattr(data, "DATA_DIR", tmp_path / "data")
     return tmp_path
+
+
+# Notebooks write what a student's run writes (runs/, models/, webcam_output...) next to
+# themselves; nbval runs them inside lessons/ and solutions/. What a test session created there is
+# removed when the whole session ends (in the controlling process: xdist workers still running
+# notebooks must not lose their files); anything that was there before, e.g. a student's own
+# models/, is left alone.
+NOTEBOOK_OUTPUTS = ("runs", "models", "logs", "webcam_output", "webcam_output.mp4")
+
+
+def _notebook_outputs() -> set[Path]:
+    return {ROOT / d / name for d in ("lessons", "solutions") for name in NOTEBOOK_OUTPUTS if (ROOT / d / name).exists()}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        session.config._fer_outputs_before = _notebook_outputs()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_fer_outputs_before", None)
+    if before is None or hasattr(session.config, "workerinput"):
+        return
+    import shutil
+
+    for path in _notebook_outputs() - before:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()

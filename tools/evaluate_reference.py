@@ -357,6 +357,7 @@ def main(argv=None) -> None:
 
     from helpers.data import course_splits, load_fer2013
     from helpers.explain import networks_in
+    from helpers.keras_files import make_portable
     from helpers.pretrained import sha256_of
     from helpers.training import load_model
 
@@ -415,6 +416,7 @@ def main(argv=None) -> None:
     if args.publish:
         target = ROOT / "data" / "fer_reference.keras"
         shutil.copyfile(args.model, target)
+        make_portable(target)  # drop config keys older Keras rejects (same weights; helpers.keras_files)
         digest = sha256_of(target)
         module = ROOT / "helpers" / "pretrained.py"
         text = re.sub(r"^MODEL_SHA256 = .*$", f'MODEL_SHA256 = "{digest}"', module.read_text(), flags=re.M)

@@ -17,6 +17,10 @@ In the lesson the answer becomes a stub at the same indentation::
 
 Everything else is copied; the "Open in Colab" badge is pointed at the lesson's own path, and
 all outputs are stripped. Nobody edits lessons/ by hand.
+
+The setup cell (the first code cell of every notebook) is written from ONE template,
+:data:`SETUP_TEMPLATE`, with the repository address from ``helpers.course.REPO_URL``: this script
+puts it into every solution (only that cell changes) and ``--check`` fails when one differs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,54 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from helpers.course import REPO_URL  # noqa: E402  (the one place the address is written)
+
+#: The setup cell of every notebook; ``{repo}`` and ``{title}`` are filled in. Plain Python (no
+#: ``!``/``%`` magics) so that tests/test_setup_cell.py can run it with a stand-in ``google.colab``.
+SETUP_TEMPLATE = '''\
+# Setup. In Colab (about a minute): fetch and install the course; elsewhere nothing to do.
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    REPO = os.environ.get("FER_COURSE_REPO", "{repo}")  # your fork: set FER_COURSE_REPO first
+    if not os.path.isdir("fer-course"):
+        clone = subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, "fer-course"], capture_output=True, text=True)
+        if clone.returncode != 0:
+            why = (clone.stderr.strip().splitlines() or ["no message from git"])[-1]
+            raise SystemExit(f"Could not clone {{REPO}} ({{why}}). Upload the course folder as fer-course/ (Files panel), "
+                             "or set os.environ['FER_COURSE_REPO'] to your fork's address, and run this cell again.")
+    try:  # Colab ships opencv-python: a second OpenCV build over the same files would break it
+        import cv2
+        has_opencv = hasattr(cv2, "CascadeClassifier")
+    except ImportError:
+        has_opencv = False
+    import tomllib
+    with open("fer-course/pyproject.toml", "rb") as f:
+        needs = tomllib.load(f)["project"]["dependencies"]
+    needs = [n for n in needs if not (has_opencv and n.startswith("opencv"))]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *needs], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "fer-course"], check=True)
+    sys.path.insert(0, "fer-course")
+import helpers
+info = helpers.start("{title}")   # first output: mode, data source, seed (+ offline banner)'''
+TITLE = re.compile(r'helpers\.start\("([^"]+)"\)')
+
+
+def setup_cell(title: str) -> str:
+    """The setup cell's source for a notebook titled ``title`` ("NN · Title")."""
+    return SETUP_TEMPLATE.format(repo=REPO_URL, title=title)
+
+
+def with_setup_cell(nb: nbformat.NotebookNode, name: str) -> bool:
+    """Put the template into ``nb``'s first code cell (keeping its title); True if it changed."""
+    cell = next((c for c in nb.cells if c.cell_type == "code"), None)
+    match = TITLE.search(cell.source) if cell is not None else None
+    if match is None:
+        raise ValueError(f"{name}: the first code cell must be the setup cell, ending in helpers.start(\"NN · Title\")")
+    source = setup_cell(match.group(1))
+    changed = cell.source != source
+    cell.source = source
+    return changed
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 STUB = ["# YOUR CODE HERE (then run the check cell below)", 'raise NotImplementedError("Exercise not done yet")']
 
@@ -84,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     for sol in solutions:
+        nb = nbformat.read(sol, as_version=4)
+        if with_setup_cell(nb, sol.name):
+            stale.append(sol)
+            if not args.check:
+                sol.write_text(render(nb))
+    for sol in solutions:
         text = render(lesson_from_solution(sol))
         target = ROOT / "lessons" / sol.name
         if not target.exists() or target.read_text() != text:
@@ -93,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     extra = sorted({p.name for p in (ROOT / "lessons").glob("*.ipynb")} - {s.name for s in solutions})
     if args.check:
         if stale or extra:
-            print("Out of sync with solutions/: " + ", ".join(str(p.relative_to(ROOT)) for p in stale) +
+            print("Out of sync with the setup template or with solutions/: " + ", ".join(str(p.relative_to(ROOT)) for p in stale) +
                   (f"; lessons without a solution: {extra}" if extra else "") +
                   "\nRun: python tools/make_lessons.py", file=sys.stderr)
             return 1
         print(f"lessons/ in sync with {len(solutions)} solution notebooks")
     else:
-        print(f"wrote {len(stale)} of {len(solutions)} lessons" + (f"; remove stale lessons {extra}" if extra else ""))
+        print(f"updated {len(stale)} notebook(s) ({len(solutions)} solutions and their lessons)" + (f"; remove stale lessons {extra}" if extra else ""))
     return 0
 
 
