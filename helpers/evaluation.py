@@ -390,6 +390,39 @@ def reference_points(y_train, y_test, model_accuracy: float, model_name: str = "
     return table.sort_values("accuracy %")
 
 
+def compare_on_validation(models: dict, val, train_labels, batch_size: int = 256) -> "pd.DataFrame":
+    """Models side by side on the validation split: accuracy and macro-F1 (capstone, lesson 09).
+
+    Args:
+        models: ``{name: model}``, each following the course contract (raw 48x48x1 pixels 0-255
+            in, 7 probabilities out), e.g. yours, one trained from scratch and the reference.
+        val: the validation :class:`~helpers.data.Split` (never the test split).
+        train_labels: the training labels, for the majority-class baseline's row.
+
+    Returns:
+        A DataFrame indexed by model name (the majority-class baseline first) with the columns
+        ``accuracy`` and ``macro_f1`` (fractions 0-1) and ``n`` (faces scored).
+
+    Raises:
+        ValueError: ``val`` is the test split: choose and compare on validation, read test once at the end.
+    """
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if getattr(val, "name", "") == "test":
+        raise ValueError("compare_on_validation got the test split. Compare and choose models on the validation "
+                         "split (splits['val']); read the test split once, at the very end.")
+    y_true = _labels(val.labels)
+    majority, _ = majority_class_accuracy(train_labels, y_true)
+    predictions = {f"baseline: majority class (always '{CLASS_NAMES[majority]}')": np.full_like(y_true, majority)}
+    predictions.update({name: predict_proba(model, val.images, batch_size).argmax(axis=1) for name, model in models.items()})
+    rows = {name: {"accuracy": accuracy_score(y_true, y_pred),
+                   "macro_f1": f1_score(y_true, y_pred, labels=list(range(NUM_CLASSES)), average="macro", zero_division=0),
+                   "n": len(y_true)}
+            for name, y_pred in predictions.items()}
+    return pd.DataFrame(rows).T.astype({"accuracy": float, "macro_f1": float, "n": int})
+
+
 # --------------------------------------------------------------------------- the model a lesson evaluates
 
 
