@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 JOBS   ?= 2
 
-.PHONY: lab test setup lessons benchmark bench-training bench-webcam clean
+.PHONY: lab test setup lessons benchmark bench-training bench-webcam bench-workshop clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench-training: setup
 
 bench-webcam: setup
 	$(BIN)/python benchmarks/bench_webcam.py
+
+# lessons 04-05 executed in workshop mode (nbclient) on real FER2013: minutes per notebook, lesson 05's best val accuracy
+bench-workshop: setup
+	$(BIN)/python benchmarks/bench_workshop.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -926,7 +926,7 @@ def _tiny_model():
 
 
 def _fit_cases() -> list[tuple]:
-    return [(_tiny_model(), _easy_faces(40, 1), _easy_faces(8, 2), 8, 1e-2)]
+    return [(_tiny_model(), _easy_faces(60, 1), _easy_faces(8, 2), 10, 1e-2)]
 
 
 def _verify_fit(args: tuple, got: Any) -> str | None:

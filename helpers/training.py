@@ -435,9 +435,9 @@ def lr_range_test(model, split: Split, start: float = 1e-6, end: float = 1.0, st
         if not math.isfinite(loss) or smoothed > stop_factor * best:
             break
     model.set_weights(weights)
-    model.optimizer.learning_rate.assign(old_lr)
-    for v in model.optimizer.variables:  # forget the test's moments and step count
+    for v in model.optimizer.variables:  # forget the test's moments and step count (the rate is set below)
         v.assign(keras.ops.zeros_like(v))
+    model.optimizer.learning_rate.assign(old_lr)
     return pd.DataFrame(rows)
 
 

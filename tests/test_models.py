@@ -7,7 +7,7 @@ import pytest
 
 from helpers import CLASS_NAMES
 
-BUILDERS = ["baseline", "vgg", "compact"]
+BUILDERS = ["baseline", "vgg", "compact", "workshop"]
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +241,14 @@ def test_folding_copies_a_sequential_model_and_keeps_activations(faces):
     assert any(isinstance(l, layers.BatchNormalization) for l in served.layers)
     assert any(isinstance(l, layers.Rescaling) for l in served.layers), "the first layer of a Sequential is kept"
     np.testing.assert_allclose(served.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
+
+
+def test_workshop_cnn_is_the_lesson_04_exercise_with_a_flip(faces):
+    """Lesson 05 trains the student's lesson-04 network: the builder is that network plus a flip in front."""
+    from helpers import checks, models
+
+    with_flip = models.build_workshop_cnn(widths=(8, 16), dropout=0.2)
+    assert [l.name for l in with_flip.layers][1] == "flip"
+    assert checks.run_check(lambda w, d: models.build_workshop_cnn(augment=None, widths=w, dropout=d), "build_cnn").passed
+    plain = models.build_workshop_cnn(augment=None, widths=(8, 16), dropout=0.2)
+    assert with_flip.count_params() == plain.count_params()
