@@ -926,7 +926,8 @@ def _tiny_model():
 
 
 def _fit_cases() -> list[tuple]:
-    return [(_tiny_model(), _easy_faces(60, 1), _easy_faces(8, 2), 10, 1e-2)]
+    return [(_tiny_model(), _easy_faces(60, 1), _easy_faces(8, 2), 10, 1e-2),
+            (_tiny_model(), _easy_faces(60, 3), _easy_faces(8, 4), 10, 5e-3)]  # hidden: another rate and draw
 
 
 def _verify_fit(args: tuple, got: Any) -> str | None:
@@ -1113,7 +1114,7 @@ def diagnose_fit(history) -> str:
 def _overfit_cases() -> list[tuple]:
     rng = np.random.default_rng(11)
     images = rng.integers(0, 256, (32, 48, 48, 1)).astype(np.uint8)
-    return [(_tiny_model(), images, rng.integers(0, 7, 32), 40)]
+    return [(_tiny_model(), images, rng.integers(0, 7, 32), 40), (_tiny_model(), images[:16], rng.integers(0, 7, 16), 40)]
 
 
 def _verify_overfit(args: tuple, got: Any) -> str | None:
