@@ -4,7 +4,8 @@
 * output: 7 softmax probabilities in :data:`helpers.CLASS_NAMES` order;
 * preprocessing (``Rescaling``) and augmentation (active only in training) are layers inside.
 
-Three builders, from simple to strong: :func:`build_baseline_cnn` (lesson 04's first CNN),
+Four builders: :func:`build_workshop_cnn` (the network students write in lesson 04; learns within
+minutes on a laptop CPU), :func:`build_baseline_cnn` (no batch norm),
 :func:`build_vgg_cnn` (stacked 3x3 convolutions with batch norm and dropout; the reference
 model), :func:`build_compact_cnn` (depthwise-separable convolutions: fewer parameters and
 multiply-adds for CPUs).
@@ -136,9 +137,11 @@ def build_workshop_cnn(
     """A CNN that visibly learns FER2013 within minutes on a laptop CPU (workshop mode).
 
     Per stage: a 3x3 convolution (no bias), 2x2 max-pooling, batch norm, ReLU. Pooling *before*
-    the batch norm gives the same network function class (max-pooling commutes with a ReLU, and with
-    a batch norm whose scale is positive) at a quarter of the batch norm's memory traffic, which is
-    what costs time on a CPU. Then global average pooling, dropout and the 7-way softmax.
+    the batch norm gives nearly the same network (max-pooling commutes with a ReLU exactly, and with
+    a batch norm whose scale is positive) at a quarter of the batch norm's and ReLU's memory traffic,
+    which is what costs time on a CPU (1.35-1.6x the training speed of the usual order, measured:
+    benchmarks/RESULTS.md). Then global average pooling, dropout and the 7-way softmax. This is the
+    network students write in lesson 04 (``helpers.checks`` exercise ``build_cnn``), plus the flip.
 
     ``augment``: ``"flip"`` (default: horizontal flips only, nearly free), ``True`` (the course's
     full block), ``None``/``False`` (none) or a layer. About 94k parameters with the defaults.

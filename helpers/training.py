@@ -378,8 +378,13 @@ def reference_history(path: str | os.PathLike | None = None):
     """The reference model's recorded training curves (``data/fer_reference_history.csv``).
 
     Columns: ``epoch`` (0-based over all its sittings), ``run`` (the experiment-log run: 5, 6 then
-    13), ``learning_rate``, ``accuracy`` (on augmented training faces) and ``val_accuracy``. Built
-    from the epoch tables in ``data/EXPERIMENTS.md``; losses were not recorded there.
+    13), ``run_epoch`` (1-based within that run), ``learning_rate``, ``accuracy`` (on augmented
+    training faces, fraction) and ``val_accuracy`` (fraction). Copied from the epoch tables of runs
+    5, 6 and 13 in ``data/EXPERIMENTS.md`` (108 epochs; runs 6 and 13 each started from the previous
+    run's best epoch); losses were not recorded there, so there are none.
+
+    Raises:
+        FileNotFoundError: the CSV is missing.
     """
     import pandas as pd
 
