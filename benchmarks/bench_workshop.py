@@ -11,8 +11,9 @@ itself, and the load average before and after (on a shared machine, a time measu
 an upper bound of the time on an idle one; the accuracy does not depend on the load).
 
 Results are printed and appended as JSON lines to ``--out`` (default runs/bench_workshop.jsonl);
-copy them into benchmarks/RESULTS.md. Notebooks run in a scratch folder under ``runs/`` so that
-their ``runs/`` and ``models/`` outputs do not touch your own.
+copy them into benchmarks/RESULTS.md. Notebooks run in a scratch folder, runs/bench_workshop/, so
+that their ``runs/`` and ``models/`` outputs do not touch your own; the executed notebooks are
+saved there too (``executed_NN_name.ipynb``), to read each output beside its text.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def run_notebook(path: Path, mode: str, workdir: Path, timeout_s: int) -> dict:
             else:
                 os.environ[k] = v
     total = time.perf_counter() - start
+    nbformat.write(nb, workdir / f"executed_{path.name}")  # to read every output beside its text
     best, train_s = None, None
     for cell, seconds in zip((c for c in nb.cells), cell_seconds):
         text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
