@@ -8,6 +8,7 @@ import pytest
 from helpers import CLASS_NAMES
 
 BUILDERS = ["baseline", "vgg", "compact", "workshop"]
+FOLDABLE = ["baseline", "vgg", "compact"]  # the workshop CNN pools between conv and batch norm: nothing to fold
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_show_transforms_has_a_row_per_transform_and_the_wrong_ones(faces):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("kind", BUILDERS)
+@pytest.mark.parametrize("kind", FOLDABLE)
 def test_folding_batch_norm_keeps_the_outputs(kind, faces):
     import keras
 
@@ -145,7 +146,7 @@ def test_folding_batch_norm_keeps_the_outputs(kind, faces):
         models.fold_batch_norm(models.with_flip_tta(model))
 
 
-@pytest.mark.parametrize("kind", BUILDERS)
+@pytest.mark.parametrize("kind", FOLDABLE)
 def test_a_folded_model_unfolds_into_a_trainable_network(kind, faces):
     import keras
 
