@@ -568,7 +568,8 @@ def train(
         live: redraw the learning curves in place after every epoch (:func:`live_curves`);
             ``None``: when running in Jupyter. Outside Jupyter it prints one line per epoch.
         reference: curves to draw behind the live plot (e.g. :func:`reference_history`).
-        estimate: print, after the first few steps, how long the run will take here (:func:`time_estimate`).
+        estimate: print, after the first few steps, how long the run will take here (:func:`time_estimate`),
+            also when ``verbose=0``.
 
     Returns:
         pandas DataFrame, one row per epoch (``epoch``, ``loss``, ``accuracy``, ``val_loss``,
@@ -647,7 +648,7 @@ def train(
         else:
             cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
     steps = math.ceil((len(oversample_indices(train.labels, stream)) if oversample else len(train)) / batch_size)
-    if estimate and verbose and epochs > done:
+    if estimate and epochs > done:
         cbs.append(time_estimate(epochs - done, steps, math.ceil(len(val) / batch_size), label=f"{model.name} ({epochs - done} epochs)"))
     if in_notebook() if live is None else live:
         cbs.append(live_curves(f"{model.name}: learning curves", reference, epochs))
