@@ -166,6 +166,8 @@ def _short(value: Any, limit: int = 300) -> str:
         return keras_text
     if isinstance(value, tuple) and value and any(describe_keras(v) is not None for v in value):
         return "(" + ", ".join(_short(v, limit) for v in value) + ")"
+    if hasattr(value, "images") and hasattr(value, "labels") and hasattr(value, "name"):  # a data Split
+        return f"Split {value.name!r}: {len(value.labels)} faces {tuple(np.shape(value.images)[1:])}, classes {np.bincount(value.labels, minlength=7).tolist()}"
     if isinstance(value, np.ndarray) and value.size > 20:
         text = f"array(shape={value.shape}, dtype={value.dtype}, first values {value.ravel()[:6].tolist()})"
     else:
