@@ -899,6 +899,8 @@ def pick_learning_rate(lrs: np.ndarray, losses: np.ndarray) -> float:
     """A learning rate from a range test: where the smoothed loss falls fastest, before its minimum."""
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     lowest = int(np.argmin(losses))
+    if lowest < 2:  # no descent recorded before the minimum: a tenth of its rate
+        return float(lrs[lowest] / 10)
     slope = np.gradient(losses[: lowest + 1], np.log10(lrs[: lowest + 1]))
     return float(min(lrs[int(np.argmin(slope))], lrs[lowest] / 3))
 
