@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 JOBS   ?= 2
 MODE   ?= full
 
-.PHONY: lab test setup lessons benchmark bench-training bench-webcam render clean
+.PHONY: lab test setup lessons benchmark bench-training bench-webcam bench-workshop render clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-webcam: setup
 
 render: setup
 	$(BIN)/python tools/render.py --mode $(MODE) --out rendered
+
+# lessons 04-05 executed in workshop mode (nbclient) on real FER2013: minutes per notebook, lesson 05's best val accuracy
+bench-workshop: setup
+	$(BIN)/python benchmarks/bench_workshop.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

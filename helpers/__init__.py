@@ -23,7 +23,7 @@ the other modules when a lesson needs them.
 """
 
 from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`
-from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick, seed_everything, start
+from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, by_mode, is_quick, is_workshop, run_mode, seed_everything, start
 from .data import (
     FER2013Data,
     Split,
@@ -36,7 +36,7 @@ from .data import (
 )
 
 __all__ = [
-    "CLASS_NAMES", "IMAGE_SIZE", "NUM_CLASSES", "SEED", "is_quick", "seed_everything", "start",
+    "CLASS_NAMES", "IMAGE_SIZE", "NUM_CLASSES", "SEED", "by_mode", "is_quick", "is_workshop", "run_mode", "seed_everything", "start",
     "FER2013Data", "Split", "class_counts", "course_splits", "download_fer2013", "final_test", "load_course_data",
     "load_fer2013",
 ]

@@ -1,4 +1,4 @@
-"""Course-wide settings: class order, quick mode, seeding and the banner every notebook shows first."""
+"""Course-wide settings: class order, run mode (quick/workshop/full), seeding and the banner every notebook shows first."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import platform
 import random
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +25,46 @@ REPO_URL = "https://github.com/fer-course/fer2013-course"
 COLAB_URL = "https://colab.research.google.com/github/fer-course/fer2013-course/blob/main/"
 
 
+#: The three ways a notebook can run (``FER_MODE``): what each is for.
+MODES: dict[str, str] = {
+    "quick": "small class-balanced subsets, tiny epochs: checks that the code runs (CI, tests), numbers mean little",
+    "workshop": "a class on laptops: every training cell at most about 5 minutes on 2 CPU cores, and it visibly learns",
+    "full": "the whole data and the lesson's full budget (a GPU helps)",
+}
+
+
+def run_mode() -> str:
+    """How notebooks run: ``"quick"``, ``"workshop"`` or ``"full"`` (default).
+
+    Read from the environment variable ``FER_MODE`` (case and surrounding spaces ignored);
+    ``FER_QUICK=1`` (also true/yes/on) still means ``"quick"``, and wins over ``FER_MODE``.
+
+    Raises:
+        ValueError: ``FER_MODE`` is set to something else, with the values it may take.
+    """
+    if os.environ.get("FER_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "quick"
+    mode = os.environ.get("FER_MODE", "").strip().lower() or "full"
+    if mode not in MODES:
+        raise ValueError(f"FER_MODE={os.environ['FER_MODE']!r} is not a mode of the course. Set FER_MODE to one of "
+                         f"{', '.join(MODES)} (or unset it for full), e.g. os.environ['FER_MODE'] = 'workshop' "
+                         "before the setup cell, or FER_MODE=workshop in the shell that starts Jupyter.")
+    return mode
+
+
 def is_quick() -> bool:
-    """True when ``FER_QUICK`` is set to 1/true/yes: small subsets and tiny epochs (CI, tests)."""
-    return os.environ.get("FER_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+    """True in quick mode (``FER_MODE=quick`` or ``FER_QUICK=1``): small subsets and tiny epochs (CI, tests)."""
+    return run_mode() == "quick"
+
+
+def is_workshop() -> bool:
+    """True in workshop mode (``FER_MODE=workshop``): budgets for a laptop class (minutes per training cell)."""
+    return run_mode() == "workshop"
+
+
+def by_mode(quick: Any, workshop: Any, full: Any) -> Any:
+    """The value for the current :func:`run_mode`, e.g. ``epochs = by_mode(quick=2, workshop=4, full=30)``."""
+    return {"quick": quick, "workshop": workshop, "full": full}[run_mode()]
 
 
 def seed_everything(seed: int = SEED) -> None:
@@ -65,13 +103,15 @@ class CourseInfo:
     data_location: str
     offline: bool
     seed: int
+    mode: str = "full"
 
     def __str__(self) -> str:
-        mode = ("QUICK (small balanced subset, tiny epochs; unset FER_QUICK for full mode)" if self.quick
-                else "FULL (set FER_QUICK=1 for a quick run on a small subset)")
+        others = [m for m in MODES if m != self.mode]
         return (
             f"{self.title}\n"
-            f"  mode:   {mode}\n"
+            f"  mode:   {self.mode.upper()}: {MODES[self.mode]}\n"
+            f"          to change: FER_MODE={others[0]} (or {others[1]}) in the shell that starts Jupyter, or\n"
+            f"          import os; os.environ['FER_MODE'] = '{others[0]}'  then run the notebook again from the top\n"
             f"  data:   {self.data_source}  ({self.data_location})\n"
             f"  seed:   {self.seed}\n"
             f"  python {platform.python_version()} on {platform.system()}"
@@ -98,6 +138,7 @@ def start(title: str, seed: int = SEED) -> CourseInfo:
     info = CourseInfo(
         title=title,
         quick=is_quick(),
+        mode=run_mode(),
         data_source={"csv": "FER2013 (CSV)", "folders": "FER2013 (image folders)",
                      "archive": "FER2013 (archive, unpacked on first load)",
                      "ferplus_folders": "FER+ folders (not loadable: use fer2013.csv)"}.get(kind, "OFFLINE DEMO DATA"),

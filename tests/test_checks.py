@@ -206,3 +206,46 @@ def test_every_registered_exercise_is_used_in_a_notebook():
     used = {name for p, i in NOTEBOOK_EXERCISES for name in defined_functions(nbformat.read(p, as_version=4).cells[i].source)}
     unused = sorted(set(checks.EXERCISES) - used)
     assert not unused, f"registered in helpers/checks.py but in no solution notebook: {unused}"
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def test_array_feedback_names_the_first_difference_and_shows_an_ewm_adjust_mistake():
+    """ewm(adjust=True) vs the course's s[0] = p[0] recursion: the first values agree; the message shows where not."""
+    import pandas as pd
+
+    def smooth_probabilities(probs, alpha):
+        return pd.DataFrame(probs).ewm(alpha=alpha, adjust=True).mean().to_numpy()
+
+    message = checks.run_check(smooth_probabilities).message
+    assert "first difference at index (1, 0)" in message and "largest difference" in message
+    lines = {l.split(":")[0].strip(): l.split(":", 1)[1] for l in message.splitlines() if l.strip().startswith("from there")}
+    assert lines["from there, expected"] != lines["from there, got"]
+
+
+def test_keras_feedback_says_what_was_compared():
+    import keras
+
+    message = checks.run_check(lambda lr, s: (keras.optimizers.SGD(lr), keras.losses.CategoricalCrossentropy(from_logits=True)),
+                               "make_optimizer_and_loss").message
+    assert "SGD(learning_rate=0.001)" in message and "from_logits=True" in message and "Adam(learning_rate=0.001)" in message
+    assert "<" not in message  # no object reprs
+
+
+def test_the_network_check_names_the_first_layer_that_differs():
+    wrong = checks.EXERCISES["build_cnn"].wrong_answers[0]  # no Rescaling
+    message = checks.run_check(wrong, "build_cnn").message
+    assert "layer 1 differs" in message and "Rescaling" in message
+
+
+def test_hints_come_in_tiers(capsys):
+    checks.FAILURES.pop("imbalance_ratio", None)
+    wrong = checks.EXERCISES["imbalance_ratio"].wrong_answers[0]
+    checks.check(wrong, "imbalance_ratio")
+    first = capsys.readouterr().out
+    assert "hint:" in first and "def imbalance_ratio" not in first and "helpers.checks.hint('imbalance_ratio')" in first
+    checks.check(wrong, "imbalance_ratio")
+    assert "def imbalance_ratio" in capsys.readouterr().out  # the code, at the second failure
+    checks.hint("imbalance_ratio")
+    assert "def imbalance_ratio" in capsys.readouterr().out  # or on request

@@ -7,7 +7,8 @@ import pytest
 
 from helpers import CLASS_NAMES
 
-BUILDERS = ["baseline", "vgg", "compact"]
+BUILDERS = ["baseline", "vgg", "compact", "workshop"]
+FOLDABLE = ["baseline", "vgg", "compact"]  # the workshop CNN pools between conv and batch norm: nothing to fold
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_show_transforms_has_a_row_per_transform_and_the_wrong_ones(faces):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("kind", BUILDERS)
+@pytest.mark.parametrize("kind", FOLDABLE)
 def test_folding_batch_norm_keeps_the_outputs(kind, faces):
     import keras
 
@@ -145,7 +146,7 @@ def test_folding_batch_norm_keeps_the_outputs(kind, faces):
         models.fold_batch_norm(models.with_flip_tta(model))
 
 
-@pytest.mark.parametrize("kind", BUILDERS)
+@pytest.mark.parametrize("kind", FOLDABLE)
 def test_a_folded_model_unfolds_into_a_trainable_network(kind, faces):
     import keras
 
@@ -241,3 +242,14 @@ def test_folding_copies_a_sequential_model_and_keeps_activations(faces):
     assert any(isinstance(l, layers.BatchNormalization) for l in served.layers)
     assert any(isinstance(l, layers.Rescaling) for l in served.layers), "the first layer of a Sequential is kept"
     np.testing.assert_allclose(served.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-5)
+
+
+def test_workshop_cnn_is_the_lesson_04_exercise_with_a_flip(faces):
+    """Lesson 05 trains the student's lesson-04 network: the builder is that network plus a flip in front."""
+    from helpers import checks, models
+
+    with_flip = models.build_workshop_cnn(widths=(8, 16), dropout=0.2)
+    assert [l.name for l in with_flip.layers][1] == "flip"
+    assert checks.run_check(lambda w, d: models.build_workshop_cnn(augment=None, widths=w, dropout=d), "build_cnn").passed
+    plain = models.build_workshop_cnn(augment=None, widths=(8, 16), dropout=0.2)
+    assert with_flip.count_params() == plain.count_params()

@@ -304,3 +304,103 @@ def test_tf_dataset_pipeline_and_strategy():
     assert y.shape == (9, 7) and y.sum(axis=0)[:3].tolist() == [3, 3, 3]
     assert batches[0][0].dtype == np.uint8 and batches[0][0].shape[1:] == (48, 48, 1)
     assert training.distribution_strategy().num_replicas_in_sync >= 1
+
+
+# --------------------------------------------------------------------------- modes, live curves, range test, precision
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "full"), ({"FER_MODE": "workshop"}, "workshop"), ({"FER_MODE": " Quick "}, "quick"),
+    ({"FER_QUICK": "1"}, "quick"), ({"FER_QUICK": "1", "FER_MODE": "workshop"}, "quick"), ({"FER_MODE": "full"}, "full"),
+])
+def test_run_mode_from_the_environment(monkeypatch, env, expected):
+    from helpers import course
+
+    for key in ("FER_MODE", "FER_QUICK"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert course.run_mode() == expected
+    assert course.is_quick() == (expected == "quick") and course.is_workshop() == (expected == "workshop")
+    assert course.by_mode(quick=1, workshop=2, full=3) == {"quick": 1, "workshop": 2, "full": 3}[expected]
+    banner = str(course.CourseInfo("t", expected == "quick", "x", "y", False, 1, expected))
+    assert f"mode:   {expected.upper()}" in banner and "FER_MODE=" in banner  # says the mode and how to change it
+
+
+def test_an_unknown_mode_is_a_clear_error(monkeypatch):
+    from helpers import course
+
+    monkeypatch.delenv("FER_QUICK", raising=False)
+    monkeypatch.setenv("FER_MODE", "fast")
+    with pytest.raises(ValueError, match="quick, workshop, full"):
+        course.run_mode()
+
+
+def _tiny_split(n: int = 128, seed: int = 0) -> Split:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, n)
+    images = np.clip(20 + 33 * labels[:, None, None, None] + rng.normal(0, 8, (n, 48, 48, 1)), 0, 255).astype(np.uint8)
+    return Split("tiny", images, labels)
+
+
+def test_lr_range_test_raises_the_rate_records_the_loss_and_restores_the_model():
+    from helpers import models, training
+
+    helpers.seed_everything(0)
+    model = training.compile_model(models.build_workshop_cnn(augment=None, widths=(4, 8)), learning_rate=1e-3)
+    before = [w.copy() for w in model.get_weights()]
+    result = training.lr_range_test(model, _tiny_split(), start=1e-5, end=10.0, steps=30, batch_size=16)
+    assert list(result.columns) == ["learning_rate", "loss", "smoothed"]
+    assert 5 <= len(result) <= 30 and (np.diff(result["learning_rate"]) > 0).all()
+    assert np.isclose(result["learning_rate"].iloc[0], 1e-5)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert np.isclose(float(np.asarray(model.optimizer.learning_rate)), 1e-3)
+    with pytest.raises(ValueError, match="compiled"):
+        training.lr_range_test(models.build_workshop_cnn(augment=None, widths=(4,)), _tiny_split())
+    fig = training.plot_lr_range(result, chosen=1e-3)
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_train_prints_a_time_estimate_and_live_text_outside_jupyter(tmp_path, capsys):
+    from helpers import models, training
+
+    helpers.seed_everything(0)
+    model = training.compile_model(models.build_workshop_cnn(augment=None, widths=(4, 8)))
+    data = _tiny_split(640)
+    training.train(model, data, _tiny_split(64, 1), tmp_path / "run", epochs=2, batch_size=16, live=True, verbose=2)
+    out = capsys.readouterr().out
+    assert "about" in out and "on this machine" in out  # measured from the first steps
+    assert "epoch 1/2:" in out and "epoch 2/2:" in out and "val_accuracy" in out  # the live curves' text fallback
+
+
+def test_plot_history_draws_the_reference_behind():
+    from helpers import training
+
+    ref = training.reference_history()
+    assert len(ref) == 108 and list(ref["run"].unique()) == [5, 6, 13]
+    assert ref["val_accuracy"].between(0, 1).all() and ref["epoch"].tolist() == list(range(108))
+    history = pd.DataFrame({"epoch": [0, 1], "loss": [1.8, 1.5], "accuracy": [0.3, 0.4], "val_loss": [1.7, 1.6],
+                            "val_accuracy": [0.32, 0.41]})
+    fig = training.plot_history(history, reference=ref, total_epochs=10)
+    labels = [l.get_label() for l in fig.axes[1].get_lines()]
+    assert any("reference" in label for label in labels)
+    assert len(fig.axes[1].get_lines()[-1].get_ydata()) == 10  # the reference over the plot's 10 epochs
+
+
+def test_choose_precision_measures_both_and_keeps_float32_unless_bf16_is_faster():
+    from helpers import models, training
+
+    data = _tiny_split(64)
+    choice, speeds = training.choose_precision(lambda: models.build_workshop_cnn(augment=None, widths=(4,)),
+                                               data.images, data.labels, steps=2)
+    assert set(speeds) == {"float32", "mixed_bfloat16"} and all(v > 0 for v in speeds.values())
+    assert choice == ("mixed_bfloat16" if speeds["mixed_bfloat16"] >= 1.1 * speeds["float32"] else "float32")
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # restored
+
+
+def test_format_duration():
+    from helpers.training import format_duration
+
+    assert format_duration(42) == "42 s" and format_duration(150) == "2.5 minutes" and format_duration(7200) == "2.0 hours"
