@@ -133,7 +133,8 @@ def describe_keras(value: Any) -> str | None:
         return (f"{type(value).__name__}(from_logits={config.get('from_logits', False)}, "
                 f"label_smoothing={config.get('label_smoothing', 0.0)})")
     if isinstance(value, keras.Model):
-        lines = [f"{type(value).__name__} with {len(layer_table(value))} layers, {value.count_params():,} parameters:"]
+        params = f"{value.count_params():,} parameters" if value.built else "not built yet (no input shape)"
+        lines = [f"{type(value).__name__} with {len(layer_table(value))} layers, {params}:"]
         lines += [f"    {i}. {row}" for i, row in enumerate(layer_table(value), 1)]
         return "\n".join(lines)
     if isinstance(value, keras.layers.Layer):

@@ -46,9 +46,11 @@ def test_check_records_its_outcome_when_asked(tmp_path, monkeypatch, capsys):
     assert "FAIL" in capsys.readouterr().out  # the student still gets the printed message
 
 
+LESSON_01_EXERCISES = ["folder_counts_in_class_order", "class_counts", "twins_between"]  # in notebook order
+
+
 def test_exercises_are_found_in_check_cells():
-    assert [name for _, name in grade.exercises_in(nbformat.read(LESSON, as_version=4))] == [
-        "folder_counts_in_class_order", "class_counts"]
+    assert [name for _, name in grade.exercises_in(nbformat.read(LESSON, as_version=4))] == LESSON_01_EXERCISES
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +75,14 @@ def _rows(grades, which: str) -> dict[str, dict[str, str]]:
 @pytest.mark.slow
 def test_solution_passes_every_exercise(class_grades):
     rows = _rows(class_grades, "solution")
-    assert set(rows) == {"folder_counts_in_class_order", "class_counts"}
+    assert set(rows) == set(LESSON_01_EXERCISES)
     assert {r["status"] for r in rows.values()} == {"pass"}
 
 
 @pytest.mark.slow
 def test_blank_lesson_is_not_attempted(class_grades):
     rows = _rows(class_grades, "lesson")
-    assert set(rows) == {"folder_counts_in_class_order", "class_counts"}
+    assert set(rows) == set(LESSON_01_EXERCISES)
     assert {r["status"] for r in rows.values()} == {"not attempted"}
 
 
@@ -88,6 +90,7 @@ def test_blank_lesson_is_not_attempted(class_grades):
 def test_planted_mistake_fails_with_its_case(class_grades):
     rows = _rows(class_grades, "planted")
     assert rows["folder_counts_in_class_order"]["status"] == "pass"
+    assert rows["twins_between"]["status"] == "pass"
     assert rows["class_counts"]["status"] == "fail"
     assert "case 3/4 is wrong" in rows["class_counts"]["detail"]
     assert "expected: array([0, 0, 0, 3, 0, 0, 0])" in rows["class_counts"]["detail"]

@@ -206,12 +206,13 @@ def model_card(m: dict) -> str:
     twins_note = "" if not nt else (
         f"\n{nt['twins_in_train']} of the {t['n']:,} test faces ({_pct(nt['twins_in_train'] / t['n'])}) have an exact pixel twin in "
         "FER2013's training folder; on those the model scores "
-        f"{_pct((t['accuracy'] * t['n'] - nt['accuracy'] * nt['n']) / nt['twins_in_train'])}. Published FER2013 results (and "
+        f"{_pct((t['accuracy'] * t['n'] - nt['accuracy'] * nt['n']) / nt['twins_in_train']) if nt['twins_in_train'] else 'nothing (there are none)'}"
+        ". Published FER2013 results (and "
         "human accuracy, about 65 %) are on all test faces, twins included: compare them with the first number; "
         "the second is the estimate for faces the model has never seen.\n"
-        + ("" if not selection else f"The epoch and the exported form were chosen on an earlier validation split of "
-           f"{selection['val_n']:,} faces that still held twins of training faces; the validation faces above are "
-           "its faces without one.\n"))
+        + ("" if not selection else "The epoch and the exported form were chosen on an earlier validation split"
+           + (f" of {selection['val_n']:,} faces" if "val_n" in selection else "")
+           + " that still held twins of training faces; the validation faces above are its faces without one.\n"))
     folded = "" if not (selection or {}).get("folded") else (
         ", with each batch norm folded into the layer before it for serving (`helpers.models.fold_batch_norm`: "
         "the same outputs, fewer operations per face)")
