@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
+import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
 
 
 def serving_networks(paths: list) -> list:

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))  # train_reference's --augment settings, for the card
+import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
 
 
 def latency_in_turns(models: dict, repeats: int = 200, rounds: int = 3) -> dict:

@@ -62,6 +62,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
+import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
 
 RECIPES = {
     # name: builder settings (see helpers.models.build_vgg_cnn and helpers.augmentation)
