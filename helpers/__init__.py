@@ -23,7 +23,8 @@ the other modules when a lesson needs them.
 """
 
 from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`
-from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, by_mode, is_quick, is_workshop, run_mode, seed_everything, start
+from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, by_mode, is_quick, is_workshop, run_mode, seed_everything
+from .session import start
 from .data import (
     FER2013Data,
     Split,

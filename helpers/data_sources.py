@@ -14,6 +14,8 @@ file or an image-folder root. It knows about
   (``emotion,pixels,Usage``), Kaggle's ``icml_face_data.csv`` (``emotion, Usage, pixels``, with
   spaces), a pandas index column, Excel's BOM, CRLF, ``;`` separators and UTF-16.
 
+:func:`locate_fer2013` decides, without reading anything, where the course's data comes from.
+
 Nothing here imports TensorFlow, OpenCV or :mod:`helpers.data`.
 """
 
@@ -409,3 +411,67 @@ def _parse_csv(f: IO[str], path: Path, encoding: str, usage_to_split: dict[str, 
         images.setdefault(split, []).append(pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 1))
         labels.setdefault(split, []).append(emotion)
     return {name: (np.stack(images[name]), np.array(labels[name], dtype=np.int64)) for name in images}
+
+
+# --------------------------------------------------------------------------- locating the data
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJECT_ROOT / "data"
+
+HOW_TO_GET_DATA = """\
+How to get FER2013 (about 60 MB):
+  1. In Python: helpers.download_fer2013()  (uses kagglehub; needs a Kaggle account/API token
+     in ~/.kaggle/kaggle.json or the KAGGLE_USERNAME/KAGGLE_KEY variables), or
+  2. Kaggle CLI (pip install kaggle):  kaggle datasets download -d msambare/fer2013 -p data/fer2013 --unzip
+  3. or by hand: https://www.kaggle.com/datasets/msambare/fer2013 -> Download, unzip so that
+     you have data/fer2013/train/<emotion>/ and data/fer2013/test/<emotion>/.
+  The original CSV (fer2013.csv, from the ICML 2013 challenge) works too: put it at
+  data/fer2013.csv. Archives (archive.zip, fer2013.tar.gz) work unpacked or not.
+  Or point FER2013_DIR at any of these."""
+
+#: Where the course looks in ``data/`` when no source is given, in this order.
+DEFAULT_CANDIDATES = ("fer2013", "fer2013.csv", "icml_face_data.csv", "archive.zip", "fer2013.zip", "fer2013.tar.gz")
+FERPLUS_FOLDERS = (
+    "{path} is the FER2013Train/FER2013Valid/FER2013Test layout that FER+'s generate_training_data.py writes "
+    "(FER2013's images renamed, labelled only by the votes in each label.csv). Load the fer2013.csv it was made "
+    "from instead, with fer2013new.csv beside it: load_fer2013('.../fer2013.csv', labels='ferplus')."
+)
+
+
+def locate_fer2013(source: str | os.PathLike | None = None) -> tuple[str, str]:
+    """Decide where the data comes from, without loading it.
+
+    Order: the explicit ``source``; the ``FER2013_DIR`` environment variable; in the project's
+    ``data/``, the names in :data:`DEFAULT_CANDIDATES`; otherwise the offline demo data. A folder
+    is searched through single wrapping folders (``archive/train/...``); see
+    :func:`helpers.data_sources.find_dataset`.
+
+    Returns:
+        ``(kind, location)`` with kind ``"csv"``, ``"folders"``, ``"archive"`` (unpacked by
+        :func:`load_fer2013` on first use), ``"ferplus_folders"`` or ``"offline"``.
+
+    Raises:
+        FileNotFoundError: an explicit ``source`` or ``FER2013_DIR`` does not exist.
+        ValueError: the folder given holds no FER2013 (the message lists what it holds).
+    """
+    if source is not None and str(source) == "offline":
+        return "offline", "built-in procedurally drawn faces"
+    for given, origin in ((source, "source argument"), (os.environ.get("FER2013_DIR") or None, "FER2013_DIR")):
+        if given is None:
+            continue
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"FER2013 not found at {str(path)!r} (from the {origin}).\n{HOW_TO_GET_DATA}")
+        return _find(path)
+    for candidate in (DATA_DIR / name for name in DEFAULT_CANDIDATES):
+        if candidate.is_file() or (candidate.is_dir() and any(not is_litter(p.name) for p in candidate.iterdir())):
+            return _find(candidate)
+    return "offline", "built-in procedurally drawn faces"
+
+
+def _find(path: Path) -> tuple[str, str]:
+    try:
+        found = find_dataset(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}\n{HOW_TO_GET_DATA}") from None
+    return found.kind, str(found.path)

@@ -1,12 +1,9 @@
-"""Remedies for FER2013's class imbalance (disgust is 16x rarer than happy), usable from one place.
+"""Remedies for FER2013's class imbalance (disgust is 16x rarer than happy), compared by training.
 
-* :func:`class_weights`: weigh each image's loss by ``n / (classes * count_of_its_class)``, so
-  every class contributes equally to the loss (``train(..., class_weight=...)``).
-* :func:`oversample_indices`: repeat minority-class images until every class is as large as the
-  largest (``train(..., oversample=True)``). The repeats are not identical in training because
-  augmentation is a layer inside the model and transforms each copy differently.
-* :func:`oversample_rare_indices`: top up only the classes smaller than a floor (targeted
-  oversampling of the rarest classes, lesson 03).
+The remedies themselves (:func:`class_weights`, :func:`oversample_indices`,
+:func:`oversample_rare_indices`, :func:`oversample`, :func:`stratified_subset`) live in
+:mod:`helpers.class_balance` and are offered here too, so a lesson needs one module.
+
 * :func:`compare_remedies`: train the same small model under none / class weights / oversampling
   and compare validation accuracy, macro-F1 and disgust recall (lesson 05).
 * :func:`embed` and :func:`compare_remedies_on_features`: the same comparison in seconds, on a
@@ -20,64 +17,11 @@ from typing import Callable
 import numpy as np
 
 from .course import CLASS_NAMES, NUM_CLASSES, SEED
-from .data import Split
-from .training import oversample_indices
+from .class_balance import class_weights, oversample, oversample_indices, oversample_rare_indices, stratified_subset
+from .splits import Split
 
 __all__ = ["class_weights", "oversample_indices", "oversample_rare_indices", "oversample", "stratified_subset",
            "validation_metrics", "compare_remedies", "embed", "macro_f1_noise", "compare_remedies_on_features"]
-
-
-def class_weights(labels: np.ndarray) -> dict[int, float]:
-    """scikit-learn's ``'balanced'`` class weights as the ``{class index: weight}`` dict Keras takes.
-
-    ``weight[c] = n_images / (n_classes_present * count[c])``: a class with half the average
-    count gets weight 2. Classes absent from ``labels`` get no entry.
-    """
-    from sklearn.utils.class_weight import compute_class_weight
-
-    labels = np.asarray(labels)
-    classes = np.unique(labels)
-    if classes.size == 0:
-        return {}
-    weights = compute_class_weight("balanced", classes=classes, y=labels)
-    return {int(c): float(w) for c, w in zip(classes, weights)}
-
-
-def oversample_rare_indices(labels: np.ndarray, min_count: int, seed: int = SEED) -> np.ndarray:
-    """Indices (shuffled, seeded) keeping every image, with each class present that has fewer than
-    ``min_count`` images topped up to exactly ``min_count`` by copies drawn at random (with
-    replacement) from its own images. Larger classes are left as they are.
-
-    Raises:
-        ValueError: ``min_count`` is negative.
-    """
-    if min_count < 0:
-        raise ValueError(f"min_count must be >= 0, got {min_count}")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    parts = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        parts += [members, rng.choice(members, size=max(0, min_count - len(members)), replace=True)]
-    index = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return rng.permutation(index)
-
-
-def oversample(split: Split, seed: int = SEED) -> Split:
-    """``split`` resampled so that every class appears as often as the largest one."""
-    return split.subset(oversample_indices(split.labels, seed))
-
-
-def stratified_subset(split: Split, size: int, seed: int = SEED) -> Split:
-    """``size`` images of ``split`` with the same class proportions (seeded): small but still imbalanced.
-
-    Quick experiments on imbalance need this: the course's quick-mode subsets are class-balanced.
-    """
-    from .data import stratified_split
-
-    if size >= len(split):
-        return split
-    return stratified_split(split, size / len(split), seed)[1]
 
 
 def validation_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from .course import CLASS_NAMES, IMAGE_SIZE, SEED
+from .splits import FER2013Data, Split
 
 #: FER2013 Training-split proportions (angry ... neutral).
 FER_PROPORTIONS = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965], dtype=float) / 28709
@@ -121,9 +122,7 @@ def _offline_arrays(n_train: int, n_test: int, seed: int):
 
 
 def offline_dataset(n_train: int = 4200, n_test: int = 700, seed: int = SEED):
-    """The offline demo data as a :class:`~helpers.data.FER2013Data` with ``train`` and ``test``."""
-    from .data import FER2013Data, Split
-
+    """The offline demo data as a :class:`~helpers.splits.FER2013Data` with ``train`` and ``test``."""
     (xtr, ytr), (xte, yte) = _offline_arrays(n_train, n_test, seed)
     return FER2013Data(
         {"train": Split("train", xtr, ytr), "test": Split("test", xte, yte)},

@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .data import DATA_DIR
+from .data_sources import DATA_DIR
 
 MODEL_FILE = DATA_DIR / "fer_reference.keras"
 #: SHA-256 of data/fer_reference.keras, recorded by tools/evaluate_reference.py when it is exported.

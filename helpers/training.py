@@ -1,11 +1,11 @@
-"""Training: compile with Adam + categorical cross-entropy, fit with callbacks, resume, curves.
+"""Training: compile with Adam + categorical cross-entropy, fit with callbacks, resume, save and load.
 
 The one call the course uses (lesson 05)::
 
     model = helpers.models.build_model("vgg")
     helpers.training.compile_model(model, learning_rate=1e-3)
     history = helpers.training.train(model, splits["train"], splits["val"], "runs/05_vgg", epochs=30)
-    helpers.training.plot_history(history)
+    helpers.curves.plot_history(history)
 
 What :func:`train` does for you, and why:
 
@@ -18,7 +18,10 @@ What :func:`train` does for you, and why:
 * **logs**: ``CSVLogger`` appends one row per epoch to ``run_dir/log.csv``; the history returned
   is read back from that file, so a resumed run shows all its epochs, each once.
 * **early stopping** on the validation metric, a learning-rate schedule (cosine or
-  reduce-on-plateau), optional TensorBoard logs, Keras progress bars.
+  reduce-on-plateau), optional TensorBoard logs, Keras progress bars, live curves and a measured
+  time estimate (:mod:`helpers.curves`).
+
+Choosing the learning rate and the precision by measuring them is :mod:`helpers.tuning`.
 
 Backend-agnostic: with TensorFlow the data goes through ``tf.data`` (:func:`make_dataset`); with
 ``KERAS_BACKEND=jax`` (no TensorFlow installed) the same call feeds NumPy arrays. TensorFlow is
@@ -39,9 +42,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .course import CLASS_NAMES, NUM_CLASSES, SEED
-from .data import Split
+from .class_balance import class_weights, oversample_indices
+from .course import NUM_CLASSES, SEED
+from .curves import in_notebook, live_curves, time_estimate
 from .keras_files import load_error_advice, make_portable
+from .splits import Split
 
 LOG_FILE, BEST_FILE, BACKUP_DIR, CONFIG_FILE, DONE_FILE = "log.csv", "best.keras", "backup", "config.json", "done.json"
 
@@ -93,25 +98,6 @@ def compile_model(model, learning_rate: float = 1e-3, label_smoothing: float = 0
 
 
 # --------------------------------------------------------------------------- input pipeline
-
-
-def oversample_indices(labels: np.ndarray, seed: int = SEED) -> np.ndarray:
-    """Indices in which every class present appears as often as the largest class (shuffled).
-
-    Every image of every class is kept; the smaller classes are topped up with images drawn
-    again at random (with replacement). The repeats are not identical copies in training:
-    the model's augmentation layer transforms each one differently.
-    """
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
-    target = counts.max() if counts.size else 0
-    parts = []
-    for c, n in zip(classes, counts):
-        members = np.flatnonzero(labels == c)
-        parts += [members, rng.choice(members, size=target - n, replace=True)]
-    index = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return rng.permutation(index)
 
 
 def make_dataset(split: Split, batch_size: int = 64, shuffle: bool = False, seed: int = SEED, oversample: bool = False):
@@ -281,233 +267,6 @@ def _check_or_write_config(run_dir: Path, config: dict) -> None:
         file.write_text(json.dumps(config, indent=2))
 
 
-# --------------------------------------------------------------------------- seeing training happen
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where plots can be redrawn in place), False in a terminal or a script."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def live_curves(title: str = "", reference=None, total_epochs: int | None = None):
-    """A Keras callback that redraws loss and accuracy (train and validation) in place after every epoch.
-
-    In Jupyter one figure is updated through an IPython display handle (no pile of plots); elsewhere
-    (a terminal, a test) it prints one line per epoch instead. ``reference``: an optional DataFrame
-    with ``epoch`` (0-based) and ``val_accuracy`` (e.g. :func:`reference_history`), drawn grey
-    behind the accuracy panel. ``total_epochs`` fixes the x axis so the curves grow into it.
-    """
-    import keras
-
-    class LiveCurves(keras.callbacks.Callback):
-        """Loss and accuracy per epoch, train and validation, redrawn every epoch."""
-
-        def __init__(self):
-            super().__init__()
-            self.rows: list[dict] = []
-            self.handle = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}}
-            self.rows.append(row)
-            if not in_notebook():
-                numbers = "  ".join(f"{k} {row[k]:.3f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in row)
-                print(f"epoch {epoch + 1}{'/' + str(total_epochs) if total_epochs else ''}: {numbers}", flush=True)
-                return
-            import matplotlib.pyplot as plt
-            import pandas as pd
-            from IPython.display import display
-
-            fig = plot_history(pd.DataFrame(self.rows), title=title, reference=reference, total_epochs=total_epochs)
-            if self.handle is None:
-                self.handle = display(fig, display_id=True)
-            else:
-                self.handle.update(fig)
-            plt.close(fig)
-
-    return LiveCurves()
-
-
-def time_estimate(epochs: int, steps_per_epoch: int, val_steps: int = 0, measure_steps: int = 8, label: str = "this run"):
-    """A Keras callback that times the first training steps and prints how long the whole fit will take.
-
-    It skips the first step (it compiles the model), times the next ``measure_steps`` and prints,
-    once: "about N minutes on this machine", counting validation at a third of a training step per
-    batch (no backward pass). Measured, not guessed: a busy or slower computer gets a longer estimate.
-    """
-    import keras
-
-    class TimeEstimate(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.start = None
-            self.done = False
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.done:
-                return
-            if self.start is None:
-                self.start = time.perf_counter()  # after the compiling first step
-                self.first = batch
-                return
-            if batch - self.first >= measure_steps:
-                per_step = (time.perf_counter() - self.start) / (batch - self.first)
-                seconds = per_step * epochs * (steps_per_epoch + val_steps / 3)
-                print(f"Time estimate for {label}: {per_step * 1000:.0f} ms per step x {steps_per_epoch} steps x "
-                      f"{epochs} epochs (+ validation): about {format_duration(seconds)} on this machine "
-                      f"(measured on {batch - self.first} steps).", flush=True)
-                self.done = True
-
-    return TimeEstimate()
-
-
-def format_duration(seconds: float) -> str:
-    """``42`` -> "42 s", ``150`` -> "2.5 minutes", ``7200`` -> "2.0 hours"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} minutes"
-    return f"{seconds / 3600:.1f} hours"
-
-
-def reference_history(path: str | os.PathLike | None = None):
-    """The reference model's recorded training curves (``data/fer_reference_history.csv``).
-
-    Columns: ``epoch`` (0-based over all its sittings), ``run`` (the experiment-log run: 5, 6 then
-    13), ``run_epoch`` (1-based within that run), ``learning_rate``, ``accuracy`` (on augmented
-    training faces, fraction) and ``val_accuracy`` (fraction). Copied from the epoch tables of runs
-    5, 6 and 13 in ``data/EXPERIMENTS.md`` (108 epochs; runs 6 and 13 each started from the previous
-    run's best epoch); losses were not recorded there, so there are none.
-
-    Raises:
-        FileNotFoundError: the CSV is missing.
-    """
-    import pandas as pd
-
-    path = Path(path) if path else Path(__file__).resolve().parents[1] / "data" / "fer_reference_history.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"No reference history at {path} (it ships with the course in data/).")
-    return pd.read_csv(path)
-
-
-# --------------------------------------------------------------------------- learning-rate range test
-
-
-def lr_range_test(model, split: Split, start: float = 1e-6, end: float = 1.0, steps: int = 100, batch_size: int = 64,
-                  seed: int = SEED, stop_factor: float = 4.0):
-    """Loss against a rising learning rate (Smith 2015, "Cyclical learning rates"; fast.ai's ``lr_find``).
-
-    Trains ``model`` (compiled, e.g. by :func:`compile_model`) for up to ``steps`` mini-batches of
-    ``split``, raising the learning rate geometrically from ``start`` to ``end``, and records the
-    loss of each batch. Stops early once the loss exceeds ``stop_factor`` times the lowest so far
-    (it has diverged). The model's weights and optimiser are put back afterwards, so the same model
-    can then be trained from its start.
-
-    Returns a DataFrame: ``learning_rate``, ``loss`` (per batch) and ``smoothed`` (exponential
-    moving average, beta 0.9, bias-corrected), one row per step run.
-
-    Raises:
-        ValueError: the model is not compiled, or ``steps < 5``, or ``start >= end``.
-    """
-    import keras
-    import pandas as pd
-
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("lr_range_test needs a compiled model: call helpers.training.compile_model(model) first.")
-    if steps < 5 or not 0 < start < end:
-        raise ValueError(f"need steps >= 5 and 0 < start < end (got steps={steps}, start={start}, end={end})")
-    weights = [w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in model.get_weights()]
-    old_lr = float(np.asarray(model.optimizer.learning_rate))
-    rng = np.random.default_rng(seed)
-    index = rng.choice(len(split), size=min(len(split), steps * batch_size), replace=len(split) < steps * batch_size)
-    rows, smooth, best = [], 0.0, math.inf
-    factor = (end / start) ** (1 / (steps - 1))
-    for step in range(steps):
-        lr = start * factor ** step
-        model.optimizer.learning_rate.assign(lr)
-        chunk = index[(step * batch_size) % len(index):][:batch_size]
-        if len(chunk) < batch_size:
-            chunk = np.concatenate([chunk, index[: batch_size - len(chunk)]])
-        loss = float(np.asarray(model.train_on_batch(split.images[chunk], one_hot(split.labels[chunk]), return_dict=True)["loss"]))
-        smooth = 0.9 * smooth + 0.1 * loss
-        smoothed = smooth / (1 - 0.9 ** (step + 1))
-        rows.append({"learning_rate": lr, "loss": loss, "smoothed": smoothed})
-        best = min(best, smoothed)
-        if not math.isfinite(loss) or smoothed > stop_factor * best:
-            break
-    model.set_weights(weights)
-    for v in model.optimizer.variables:  # forget the test's moments and step count (the rate is set below)
-        v.assign(keras.ops.zeros_like(v))
-    model.optimizer.learning_rate.assign(old_lr)
-    return pd.DataFrame(rows)
-
-
-def plot_lr_range(result, chosen: float | None = None, title: str = "learning-rate range test"):
-    """Plot :func:`lr_range_test`'s loss (per batch and smoothed) against the learning rate, log x axis.
-
-    ``chosen``: a learning rate to mark with a vertical line. Returns the matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    ax.plot(result["learning_rate"], result["loss"], color="#bbb", lw=1, label="loss per batch")
-    ax.plot(result["learning_rate"], result["smoothed"], color="#36c", lw=2, label="smoothed")
-    ax.axhline(math.log(NUM_CLASSES), color="grey", ls="--", lw=1, label="ln 7 (guessing)")
-    if chosen:
-        ax.axvline(chosen, color="#c63", lw=1.5, label=f"chosen {chosen:.2g}")
-    ax.set(xscale="log", xlabel="learning rate (rising each batch)", ylabel="training loss", title=title)
-    top = float(np.nanpercentile(result["smoothed"], 95)) if len(result) else 3.0
-    ax.set_ylim(0, max(top * 1.3, math.log(NUM_CLASSES) * 1.2))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------- precision
-
-
-def training_speed(build, images: np.ndarray, labels: np.ndarray, precision: str = "float32", batch_size: int = 64,
-                   steps: int = 5) -> float:
-    """Training images per second of a model from ``build()`` under a Keras dtype policy, on this machine.
-
-    Sets the global policy to ``precision`` (``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"``)
-    while building, times ``steps`` steps after two warm-up steps, and restores the previous policy.
-    """
-    import keras
-
-    old = keras.config.dtype_policy().name
-    keras.config.set_dtype_policy(precision)
-    try:
-        model = compile_model(build())
-        x, y = images[:batch_size], one_hot(labels[:batch_size])
-        for _ in range(2):
-            model.train_on_batch(x, y)
-        start = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(x, y)
-        return steps * batch_size / (time.perf_counter() - start)
-    finally:
-        keras.config.set_dtype_policy(old)
-
-
-def choose_precision(build, images: np.ndarray, labels: np.ndarray, steps: int = 5, margin: float = 1.1) -> tuple[str, dict]:
-    """Measure float32 against mixed_bfloat16 here and return ``(faster policy, {policy: images/s})``.
-
-    bfloat16 is chosen only when it is at least ``margin`` times faster (CPUs with AMX or
-    AVX512-BF16, TPUs); on other CPUs it is emulated and slower. Does not set the policy: call
-    ``keras.config.set_dtype_policy(choice)`` before building the model you train.
-    """
-    speeds = {p: training_speed(build, images, labels, p, steps=steps) for p in ("float32", "mixed_bfloat16")}
-    choice = "mixed_bfloat16" if speeds["mixed_bfloat16"] >= margin * speeds["float32"] else "float32"
-    return choice, speeds
-
-
 # --------------------------------------------------------------------------- train
 
 
@@ -551,7 +310,7 @@ def train(
             and (with ``tensorboard=True``) ``tensorboard/``.
         epochs: total number of epochs (a resumed run counts the epochs already done).
         batch_size: images per step.
-        class_weight: ``{class: weight}`` (see :func:`helpers.imbalance.class_weights`), or
+        class_weight: ``{class: weight}`` (see :func:`helpers.class_balance.class_weights`), or
             ``"balanced"`` to compute it from ``train``; ``None`` for none.
         oversample: repeat minority-class images until every class is as large as the largest
             (:func:`oversample_indices`).
@@ -594,8 +353,6 @@ def train(
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be a dict, 'balanced' or None, not {class_weight!r}")
-        from .imbalance import class_weights
-
         class_weight = class_weights(train.labels)
     if lr_schedule not in ("cosine", "plateau", None):
         raise ValueError(f"lr_schedule must be 'cosine', 'plateau' or None, not {lr_schedule!r}")
@@ -685,50 +442,7 @@ def train(
     return history
 
 
-# --------------------------------------------------------------------------- plots, saving
-
-
-def plot_history(history, title: str | None = None, reference=None, total_epochs: int | None = None):
-    """Learning curves: loss and accuracy per epoch, train vs validation (two panels).
-
-    ``history``: the DataFrame :func:`train` returns (or a Keras ``History``/its dict).
-    ``reference``: a DataFrame with ``epoch`` (0-based) and ``val_accuracy`` (and ``accuracy``),
-    e.g. :func:`reference_history`, drawn grey in the accuracy panel for comparison.
-    ``total_epochs``: the x axis spans this many epochs (a live plot grows into it).
-    Returns the matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    if hasattr(history, "history"):
-        history = history.history
-    df = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
-    epochs = (df["epoch"] + 1) if "epoch" in df else pd.Series(range(1, len(df) + 1))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        if metric in df:
-            ax.plot(epochs, df[metric], "o-", label="train", ms=3)
-        if f"val_{metric}" in df:
-            ax.plot(epochs, df[f"val_{metric}"], "s-", label="validation", ms=3)
-            best = df[f"val_{metric}"].idxmin() if metric == "loss" else df[f"val_{metric}"].idxmax()
-            ax.axvline(epochs.iloc[best], color="grey", ls=":", lw=1)
-        ax.set(xlabel="epoch", ylabel=metric, title=metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if reference is not None:
-        span = int(total_epochs or len(df))
-        ref = reference[reference["epoch"] < max(span, 1)]
-        axes[1].plot(ref["epoch"] + 1, ref["val_accuracy"], color="#888", lw=1, ls="--",
-                     label="reference model, validation (full mode)")
-        axes[1].legend(fontsize=8)
-    if total_epochs:
-        for ax in axes:
-            ax.set_xlim(0.5, total_epochs + 0.5)
-    axes[1].set_title("accuracy (dotted line: best validation epoch)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+# --------------------------------------------------------------------------- saving
 
 
 HOW_TO_GET_A_MODEL = (

@@ -43,10 +43,10 @@ def fer_csv_sample() -> Path:
 @pytest.fixture()
 def no_real_data(monkeypatch, tmp_path):
     """Pretend this is a fresh clone: no FER2013_DIR and an empty data/ folder."""
-    import helpers.data as data
+    import helpers.data_sources as data_sources
 
     monkeypatch.delenv("FER2013_DIR", raising=False)
-    monkeypatch.setattr(data, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(data_sources, "DATA_DIR", tmp_path / "data")  # where locate_fer2013 looks
     return tmp_path
 
 

@@ -314,7 +314,7 @@ def test_tf_dataset_pipeline_and_strategy():
     ({"FER_QUICK": "1"}, "quick"), ({"FER_QUICK": "1", "FER_MODE": "workshop"}, "quick"), ({"FER_MODE": "full"}, "full"),
 ])
 def test_run_mode_from_the_environment(monkeypatch, env, expected):
-    from helpers import course
+    from helpers import course, session
 
     for key in ("FER_MODE", "FER_QUICK"):
         monkeypatch.delenv(key, raising=False)
@@ -323,7 +323,7 @@ def test_run_mode_from_the_environment(monkeypatch, env, expected):
     assert course.run_mode() == expected
     assert course.is_quick() == (expected == "quick") and course.is_workshop() == (expected == "workshop")
     assert course.by_mode(quick=1, workshop=2, full=3) == {"quick": 1, "workshop": 2, "full": 3}[expected]
-    banner = str(course.CourseInfo("t", expected == "quick", "x", "y", False, 1, expected))
+    banner = str(session.CourseInfo("t", expected == "quick", "x", "y", False, 1, expected))
     assert f"mode:   {expected.upper()}" in banner and "FER_MODE=" in banner  # says the mode and how to change it
 
 
@@ -344,20 +344,20 @@ def _tiny_split(n: int = 128, seed: int = 0) -> Split:
 
 
 def test_lr_range_test_raises_the_rate_records_the_loss_and_restores_the_model():
-    from helpers import models, training
+    from helpers import models, training, tuning
 
     helpers.seed_everything(0)
     model = training.compile_model(models.build_workshop_cnn(augment=None, widths=(4, 8)), learning_rate=1e-3)
     before = [w.copy() for w in model.get_weights()]
-    result = training.lr_range_test(model, _tiny_split(), start=1e-5, end=10.0, steps=30, batch_size=16)
+    result = tuning.lr_range_test(model, _tiny_split(), start=1e-5, end=10.0, steps=30, batch_size=16)
     assert list(result.columns) == ["learning_rate", "loss", "smoothed"]
     assert 5 <= len(result) <= 30 and (np.diff(result["learning_rate"]) > 0).all()
     assert np.isclose(result["learning_rate"].iloc[0], 1e-5)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     assert np.isclose(float(np.asarray(model.optimizer.learning_rate)), 1e-3)
     with pytest.raises(ValueError, match="compiled"):
-        training.lr_range_test(models.build_workshop_cnn(augment=None, widths=(4,)), _tiny_split())
-    fig = training.plot_lr_range(result, chosen=1e-3)
+        tuning.lr_range_test(models.build_workshop_cnn(augment=None, widths=(4,)), _tiny_split())
+    fig = tuning.plot_lr_range(result, chosen=1e-3)
     assert fig.axes[0].get_xscale() == "log"
 
 
@@ -374,24 +374,24 @@ def test_train_prints_a_time_estimate_and_live_text_outside_jupyter(tmp_path, ca
 
 
 def test_plot_history_draws_the_reference_behind():
-    from helpers import training
+    from helpers import curves
 
-    ref = training.reference_history()
+    ref = curves.reference_history()
     assert len(ref) == 108 and list(ref["run"].unique()) == [5, 6, 13]
     assert ref["val_accuracy"].between(0, 1).all() and ref["epoch"].tolist() == list(range(108))
     history = pd.DataFrame({"epoch": [0, 1], "loss": [1.8, 1.5], "accuracy": [0.3, 0.4], "val_loss": [1.7, 1.6],
                             "val_accuracy": [0.32, 0.41]})
-    fig = training.plot_history(history, reference=ref, total_epochs=10)
+    fig = curves.plot_history(history, reference=ref, total_epochs=10)
     labels = [l.get_label() for l in fig.axes[1].get_lines()]
     assert any("reference" in label for label in labels)
     assert len(fig.axes[1].get_lines()[-1].get_ydata()) == 10  # the reference over the plot's 10 epochs
 
 
 def test_choose_precision_measures_both_and_keeps_float32_unless_bf16_is_faster():
-    from helpers import models, training
+    from helpers import models, tuning
 
     data = _tiny_split(64)
-    choice, speeds = training.choose_precision(lambda: models.build_workshop_cnn(augment=None, widths=(4,)),
+    choice, speeds = tuning.choose_precision(lambda: models.build_workshop_cnn(augment=None, widths=(4,)),
                                                data.images, data.labels, steps=2)
     assert set(speeds) == {"float32", "mixed_bfloat16"} and all(v > 0 for v in speeds.values())
     assert choice == ("mixed_bfloat16" if speeds["mixed_bfloat16"] >= 1.1 * speeds["float32"] else "float32")
@@ -401,6 +401,6 @@ def test_choose_precision_measures_both_and_keeps_float32_unless_bf16_is_faster(
 
 
 def test_format_duration():
-    from helpers.training import format_duration
+    from helpers.curves import format_duration
 
     assert format_duration(42) == "42 s" and format_duration(150) == "2.5 minutes" and format_duration(7200) == "2.0 hours"
