@@ -3,7 +3,7 @@
 Each notebook is executed with nbclient in a temporary working folder of its own (a copy of the
 notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
 notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
-its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks._record`); the
+its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks.core._record`); the
 grader reads those lines and writes one CSV row per notebook and exercise::
 
     notebook,exercise,status,detail

@@ -167,7 +167,7 @@ def test_solution_cell_passes_and_lesson_cell_is_not_attempted(where, namespace)
     assert names, f"{path.name} cell {index}: the exercise cell defines no function"
     solution_ns = run_cell(solution_source, namespace)
     for name in names:
-        assert name in checks.EXERCISES, f"{path.name}: {name} is not registered in helpers/checks.py"
+        assert name in checks.EXERCISES, f"{path.name}: {name} is not registered in helpers/checks/"
         result = checks.run_check(solution_ns[name], name)
         assert result.status == "pass", f"{path.name}: {result.message}"
 
@@ -205,7 +205,7 @@ def test_exercise_cell_only_defines_functions_and_is_followed_by_its_check(where
 def test_every_registered_exercise_is_used_in_a_notebook():
     used = {name for p, i in NOTEBOOK_EXERCISES for name in defined_functions(nbformat.read(p, as_version=4).cells[i].source)}
     unused = sorted(set(checks.EXERCISES) - used)
-    assert not unused, f"registered in helpers/checks.py but in no solution notebook: {unused}"
+    assert not unused, f"registered in helpers/checks/ but in no solution notebook: {unused}"
 
 
 # --------------------------------------------------------------------------- feedback

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import CLASS_NAMES, inference
+from helpers import CLASS_NAMES, frame_sources, inference
 from helpers.data import decode_face
 
 
@@ -285,7 +285,7 @@ def test_no_camera_message_says_why_and_what_instead(monkeypatch):
         with pytest.raises(inference.CameraUnavailableError, match=r"/dev/video0.*(?s:.*)video file or images"):
             inference.open_source("0")
     # a device that exists but cannot be opened (busy, no permission)
-    monkeypatch.setattr(inference.Path, "exists", lambda self: True)
+    monkeypatch.setattr(frame_sources.Path, "exists", lambda self: True)
 
     class Closed:
         def isOpened(self):
@@ -294,7 +294,7 @@ def test_no_camera_message_says_why_and_what_instead(monkeypatch):
         def release(self):
             pass
 
-    monkeypatch.setattr(inference.cv2, "VideoCapture", lambda *a: Closed())
+    monkeypatch.setattr(frame_sources.cv2, "VideoCapture", lambda *a: Closed())
     with pytest.raises(inference.CameraUnavailableError, match="Could not open camera 3.*instead"):
         inference.LocalCamera(3)
 

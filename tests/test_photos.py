@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import inference, webcam
+from helpers import inference, sample_frames, webcam
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def photos():
 
 def face_crop(photo: np.ndarray, width: int) -> np.ndarray:
     """The photo's face with some context, scaled so that the face is ``width`` pixels wide."""
-    x, y, w, h = inference._photo_face(photo)
+    x, y, w, h = sample_frames._photo_face(photo)
     crop = inference.crop_face(photo, (x, y, w, h), 0.6)
     s = width / w
     return cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)), interpolation=cv2.INTER_AREA)

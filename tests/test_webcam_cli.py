@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import inference, pretrained, webcam
+from helpers import frame_sources, inference, pretrained, webcam
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,8 +114,8 @@ def test_errors_are_clear_and_exit_2(tmp_path, model_file, capsys, monkeypatch):
 
 def test_no_camera_says_why_and_what_to_use_instead(model_file, capsys, monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    monkeypatch.setattr(inference.sys, "platform", "linux")
-    monkeypatch.setattr(inference.Path, "exists", lambda self: False if str(self).startswith("/dev/video") else os.path.exists(self))
+    monkeypatch.setattr(frame_sources.sys, "platform", "linux")
+    monkeypatch.setattr(frame_sources.Path, "exists", lambda self: False if str(self).startswith("/dev/video") else os.path.exists(self))
     assert webcam.main(["--source", "0", "--model", str(model_file), "--no-window"]) == 2
     err = capsys.readouterr().err
     assert "/dev/video0 does not exist" in err and "--source FILE or FOLDER" in err

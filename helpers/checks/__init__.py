@@ -1,0 +1,15 @@
+"""Exercise checks used in every lesson: ``answer = helpers.checks.check(answer)``.
+
+* :mod:`helpers.checks.core`: the machinery: :func:`check`, :func:`run_check`, :func:`hint`,
+  :func:`same`, the registry :data:`EXERCISES` and the ``FER_CHECK_LOG`` record.
+* :mod:`helpers.checks.lesson00` ... :mod:`helpers.checks.lesson09`: each lesson's exercises:
+  the reference answer, the cases (hidden edge cases included) and the wrong answers a check
+  must catch. Importing this package registers them all.
+
+A new exercise goes in its lesson's module, with ``@exercise(cases=..., wrong_answers=[...])``.
+"""
+
+from .core import EXERCISES, FAILURES, Exercise, Result, check, exercise, hint, run_check, same
+from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09  # noqa: F401,E402  (registers every lesson's exercises)
+
+__all__ = ["EXERCISES", "FAILURES", "Exercise", "Result", "check", "exercise", "hint", "run_check", "same"]

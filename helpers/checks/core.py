@@ -1,0 +1,329 @@
+"""The exercise-check machinery: run a student's function against the reference on several cases.
+
+In a lesson, each exercise is a function to complete, followed by a check cell::
+
+    class_counts = check(class_counts)
+
+``check`` looks the exercise up by the function's name, calls it and the reference on every
+case (some of them edge cases the student does not see in the notebook) and prints a clear
+pass, or the first failing case with its input, the expected value and what came back. It
+returns the student's function when it passes and the reference otherwise, so the rest of the
+notebook always runs (which is what CI relies on).
+
+Exercises are registered with :func:`exercise`, one module per lesson
+(:mod:`helpers.checks.lesson00` ... :mod:`helpers.checks.lesson09`). Every check's outcome is
+also appended to the file named by ``FER_CHECK_LOG`` (:func:`_record`), which is how
+:mod:`helpers.grade` collects a class's results. This module imports no other course module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class Exercise:
+    """One exercise: its reference answer, the cases it is checked on, and plausible wrong answers.
+
+    ``cases`` is a list of argument tuples. ``compare(expected, got)`` decides equality (default:
+    :func:`same`). ``wrong_answers`` are mistakes students make; the test suite proves the check
+    catches each of them.
+    """
+
+    name: str
+    reference: Callable
+    cases: Callable[[], list[tuple]]
+    compare: Callable[[Any, Any], bool]
+    wrong_answers: list[Callable] = field(default_factory=list)
+    hint: str = ""
+    #: Instead of comparing with the reference's answer: ``verify(args, got)`` returns ``None`` when
+    #: ``got`` is right, else what is wrong (for answers with many right forms: a training run, a choice).
+    verify: Callable[[tuple, Any], str | None] | None = None
+
+
+EXERCISES: dict[str, Exercise] = {}
+#: Failed checks per exercise in this session: the second failure shows the code, the first only the idea.
+FAILURES: dict[str, int] = {}
+
+
+def same(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Equal values, arrays or containers; floats compared with a tolerance."""
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and expected.keys() == got.keys() and all(same(expected[k], got[k], rtol, atol) for k in expected)
+    if isinstance(expected, (list, tuple)) and isinstance(got, np.ndarray):
+        try:
+            as_array = np.asarray(expected)
+        except ValueError:  # ragged: no array can equal it
+            return False
+        return same(as_array, got, rtol, atol)  # the same numbers as an array: also right
+    if isinstance(expected, (list, tuple)):
+        return isinstance(got, (list, tuple)) and len(expected) == len(got) and all(same(e, g, rtol, atol) for e, g in zip(expected, got))
+    if isinstance(expected, (np.ndarray, np.generic, int, float)) and not isinstance(expected, bool):
+        try:
+            e, g = np.asarray(expected), np.asarray(got)
+        except Exception:
+            return False
+        if e.shape != g.shape or g.dtype == object:
+            return False
+        if np.issubdtype(e.dtype, np.number) and np.issubdtype(g.dtype, np.number):
+            return bool(np.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True))
+        return bool(np.array_equal(e, g))
+    if isinstance(got, np.ndarray):  # e.g. a string or a bool against an array: never the same
+        return False
+    try:
+        return bool(expected == got)
+    except (TypeError, ValueError):  # no single truth value
+        return False
+
+
+def exercise(
+    cases: Callable[[], list[tuple]],
+    compare: Callable[[Any, Any], bool] = same,
+    wrong_answers: list[Callable] | None = None,
+    hint: str = "",
+    verify: Callable[[tuple, Any], str | None] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Decorator registering a reference answer as the exercise of the same name.
+
+    ``hint`` gives the idea (shown at the first failure); the reference's code is shown only at a
+    second failure or on request (:func:`hint`). ``verify``: see :class:`Exercise`.
+    """
+
+    def register(reference: Callable) -> Callable:
+        EXERCISES[reference.__name__] = Exercise(reference.__name__, reference, cases, compare, wrong_answers or [], hint, verify)
+        return reference
+
+    return register
+
+
+@dataclass
+class Result:
+    """Outcome of a check: ``status`` is ``"pass"``, ``"fail"`` or ``"not attempted"``."""
+
+    name: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def describe_keras(value: Any) -> str | None:
+    """What a check compares in a Keras object, in words; ``None`` if ``value`` is not one.
+
+    A model: its layers, one per line (type, output shape, parameters, the settings that matter);
+    an optimizer: its type and learning rate; a loss: its type, ``from_logits`` and label smoothing;
+    a Sequential of augmentation layers: each layer and its factors.
+    """
+    module = type(value).__module__ or ""
+    if not module.startswith("keras"):
+        return None
+    import keras
+
+    if isinstance(value, keras.optimizers.Optimizer):
+        return f"{type(value).__name__}(learning_rate={float(np.asarray(value.learning_rate)):.3g})"
+    if isinstance(value, keras.losses.Loss):
+        config = value.get_config()
+        return (f"{type(value).__name__}(from_logits={config.get('from_logits', False)}, "
+                f"label_smoothing={config.get('label_smoothing', 0.0)})")
+    if isinstance(value, keras.Model):
+        params = f"{value.count_params():,} parameters" if value.built else "not built yet (no input shape)"
+        lines = [f"{type(value).__name__} with {len(layer_table(value))} layers, {params}:"]
+        lines += [f"    {i}. {row}" for i, row in enumerate(layer_table(value), 1)]
+        return "\n".join(lines)
+    if isinstance(value, keras.layers.Layer):
+        return _layer_line(value)
+    return None
+
+
+def _layer_line(layer: Any) -> str:
+    """One layer in words: type, the settings that matter, output shape and parameters."""
+    config = layer.get_config()
+    keys = ("filters", "kernel_size", "strides", "padding", "use_bias", "activation", "units", "rate", "pool_size",
+            "scale", "offset", "mode", "factor", "height_factor", "width_factor")
+    settings = ", ".join(f"{k}={config[k]}" for k in keys if k in config and config[k] is not None)
+    try:
+        shape = tuple(layer.output.shape[1:])
+    except (AttributeError, ValueError):
+        shape = "?"
+    params = layer.count_params() if layer.built else 0
+    return f"{type(layer).__name__}({settings}) -> {shape}, {params:,} parameters"
+
+
+def layer_table(model: Any) -> list[str]:
+    """:func:`_layer_line` for every layer of ``model`` but its input."""
+    import keras
+
+    return [_layer_line(l) for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    keras_text = describe_keras(value)
+    if keras_text is not None:
+        return keras_text
+    if isinstance(value, tuple) and value and any(describe_keras(v) is not None for v in value):
+        return "(" + ", ".join(_short(v, limit) for v in value) + ")"
+    if hasattr(value, "images") and hasattr(value, "labels") and hasattr(value, "name"):  # a data Split
+        return f"Split {value.name!r}: {len(value.labels)} faces {tuple(np.shape(value.images)[1:])}, classes {np.bincount(value.labels, minlength=7).tolist()}"
+    if isinstance(value, np.ndarray) and value.size > 20:
+        text = f"array(shape={value.shape}, dtype={value.dtype}, first values {value.ravel()[:6].tolist()})"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def array_difference(expected: Any, got: Any, show: int = 4) -> str:
+    """Where two same-shaped numeric arrays first differ and by how much at most ("" if not comparable).
+
+    Shows ``show`` values from the first differing index on, with 6 significant digits, so that
+    small systematic differences (e.g. a moving average started another way) are visible.
+    """
+    try:
+        e, g = np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return ""
+    if e.shape != g.shape or e.size == 0:
+        return f"  shapes: expected {e.shape}, got {g.shape}" if e.shape != g.shape else ""
+    bad = ~np.isclose(e, g, rtol=1e-6, atol=1e-8, equal_nan=True)
+    if not bad.any():
+        return ""
+    flat = int(np.flatnonzero(bad.ravel())[0])
+    where = np.unravel_index(flat, e.shape)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(e - g)
+    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(gap), -1, gap))), e.shape)
+    fmt = lambda a: "[" + ", ".join(f"{v:.6g}" for v in a.ravel()[flat:flat + show]) + (", ..." if flat + show < a.size else "") + "]"
+    return (f"  first difference at index {tuple(int(i) for i in where)} ({int(bad.sum())} of {e.size} values differ); "
+            f"largest difference {float(gap[worst]):.4g} at index {tuple(int(i) for i in worst)}\n"
+            f"  from there, expected: {fmt(e)}\n  from there, got:      {fmt(g)}")
+
+
+def run_check(answer: Callable, name: str | None = None) -> Result:
+    """Check ``answer`` against the exercise registered under ``name`` (default: its ``__name__``)."""
+    name = name or getattr(answer, "__name__", "")
+    if name not in EXERCISES:
+        raise KeyError(f"No exercise called {name!r}. Known: {', '.join(sorted(EXERCISES))}")
+    ex = EXERCISES[name]
+    cases = ex.cases()
+    for i, args in enumerate(cases, 1):
+        expected = ex.reference(*args) if ex.verify is None else None
+        try:
+            got = answer(*_copy(args))
+        except NotImplementedError:
+            return Result(name, "not attempted", f"{name}: not attempted yet.")
+        except Exception as exc:
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Result(name, "fail", f"{name}: case {i}/{len(cases)} raised {tb}\n  input:    {_describe(args)}")
+        if got is None and (expected is not None or ex.verify is not None):
+            return Result(name, "not attempted", f"{name}: returned None; did you forget `return`? (not attempted yet)")
+        if ex.verify is not None:  # many right answers: check what this one did
+            try:
+                problem = ex.verify(args, got)
+            except Exception as exc:
+                problem = "checking it raised " + traceback.format_exception_only(type(exc), exc)[-1].strip()
+            if problem:
+                return Result(name, "fail", f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n  {problem}")
+            continue
+        try:
+            right = ex.compare(expected, got)
+        except Exception as exc:  # an answer of an unexpected type: a clear FAIL, never a crashed cell
+            right, why = False, traceback.format_exception_only(type(exc), exc)[-1].strip()
+        else:
+            why = ""
+        if not right:
+            return Result(
+                name,
+                "fail",
+                f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}" + (f"\n  ({why})" if why else "")
+                + (f"\n{array_difference(expected, got)}" if isinstance(expected, np.ndarray) and array_difference(expected, got) else ""),
+            )
+    return Result(name, "pass", f"{name}: all {len(cases)} cases pass (including hidden edge cases).")
+
+
+def _copy(args: tuple) -> tuple:
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _describe(args: tuple) -> str:
+    return ", ".join(_short(a, 120) for a in args)
+
+
+def _record(result: Result) -> None:
+    """Append the outcome as one JSON line to the file named by ``FER_CHECK_LOG``, if set.
+
+    This is how :mod:`helpers.grade` collects a class's results: the kernel that runs a
+    submitted notebook gets ``FER_CHECK_LOG`` pointing at a file of its own.
+    """
+    log = os.environ.get("FER_CHECK_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"exercise": result.name, "status": result.status, "detail": result.message}) + "\n")
+
+
+def check(answer: Callable, name: str | None = None) -> Callable:
+    """Check an exercise, print the verdict, and return what the rest of the notebook should use.
+
+    Returns ``answer`` if it passes, otherwise the reference answer (so the notebook continues).
+    Hints come in tiers: the first failure gives the idea, the second (or :func:`hint`) the code.
+    """
+    result = run_check(answer, name)
+    _record(result)
+    ex = EXERCISES[result.name]
+    if result.passed:
+        print(f"PASS  {result.message}")
+        return answer
+    if result.status == "not attempted":
+        print(f"TODO  {result.message} The notebook continues with the reference answer.")
+    else:
+        FAILURES[ex.name] = FAILURES.get(ex.name, 0) + 1
+        print(f"FAIL  {result.message}")
+        if FAILURES[ex.name] == 1:
+            if ex.hint:
+                print(f"  hint: {ex.hint}")
+            print(f"  Stuck after another try? The next failure shows a solution, or now: helpers.checks.hint({ex.name!r}).")
+        else:
+            print(_solution_text(ex))
+        print("  The notebook continues with the reference answer; fix yours and re-run the check.")
+    return ex.reference
+
+
+def _solution_text(ex: Exercise) -> str:
+    """The reference answer's code (what the second hint shows)."""
+    import inspect
+
+    try:
+        source = inspect.getsource(ex.reference)
+    except (OSError, TypeError):  # pragma: no cover - no source (a frozen install)
+        return f"  (no source available for {ex.name}; see the solutions/ notebook)"
+    import importlib
+    import re
+
+    lines = source.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.lstrip().startswith("def "))
+    text = "\n".join("    " + l for l in lines[start:])
+    helper = re.search(r"from \.+(\w+) import (\w+) as reference", source)
+    if helper:  # the reference calls the course's own function: show that one
+        try:
+            function = getattr(importlib.import_module(f"helpers.{helper.group(1)}"), helper.group(2))
+            text = "\n".join("    " + l for l in inspect.getsource(function).splitlines())
+        except (ImportError, AttributeError, OSError, TypeError):  # pragma: no cover
+            pass
+    return "  a solution (one of several possible):\n" + text
+
+
+def hint(name: str, code: bool = True) -> None:
+    """Print an exercise's hint (the idea), and with ``code=True`` a solution's code too."""
+    if name not in EXERCISES:
+        raise KeyError(f"No exercise called {name!r}. Known: {', '.join(sorted(EXERCISES))}")
+    ex = EXERCISES[name]
+    print(f"hint for {name}: {ex.hint or 'read the exercise text and the docstring again.'}")
+    if code:
+        print(_solution_text(ex))

@@ -1,0 +1,135 @@
+"""Lesson 00 · Welcome and setup: the references, cases and wrong answers of its exercises.
+
+Registered with :func:`helpers.checks.core.exercise` on import (``import helpers.checks`` imports every
+lesson); the notebook calls ``helpers.checks.check(answer)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .core import exercise
+
+
+def _top_k_cases() -> list[tuple]:
+    rng = np.random.default_rng(0)
+    hand = np.array([[0.05, 0.02, 0.08, 0.60, 0.10, 0.05, 0.10],
+                     [0.30, 0.01, 0.25, 0.04, 0.20, 0.05, 0.15]])
+    tie = np.array([[0.1, 0.3, 0.1, 0.1, 0.3, 0.05, 0.05]])  # hidden: equal probabilities, lower index first
+    return [(hand, 3), (rng.dirichlet(np.ones(7), 5), 3), (tie, 2), (hand[:1], 1), (rng.dirichlet(np.ones(7), 2), 7)]
+
+
+def _same_top_k(expected: Any, got: Any) -> bool:
+    try:
+        return len(got) == len(expected) and all(
+            len(g) == len(e) and all(str(gn) == en and math.isclose(float(gp), ep, rel_tol=1e-6) for (gn, gp), (en, ep) in zip(g, e))
+            for g, e in zip(got, expected)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+_FOLDER_ORDER = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # alphabetical, as on disk
+
+
+@exercise(
+    cases=_top_k_cases,
+    compare=_same_top_k,
+    wrong_answers=[
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(r)[:k]] for r in p],  # least probable
+        lambda p, k: [[(_FOLDER_ORDER[c], float(r[c])) for c in np.argsort(-r, kind="stable")[:k]] for r in p],
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(-r)[:k]] for r in p.T],  # columns
+        lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(r)[::-1][:k]] for r in p],  # ties reversed
+    ],
+    hint="for each row: np.argsort(-row, kind='stable')[:k] gives the k most probable class indices "
+         "(ties: lower index first); name them with CLASS_NAMES.",
+)
+def top_k_classes(probs: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    """For each image (row of ``probs``, shape (N, 7)), its ``k`` most probable classes as
+    ``(class name, probability)`` pairs, most probable first (ties: lower class index first)."""
+    probs = np.asarray(probs)
+    return [[(_class_name(c), float(row[c])) for c in np.argsort(-row, kind="stable")[:k]] for row in probs]
+
+
+def _class_name(index: int) -> str:
+    from ..course import CLASS_NAMES
+
+    return CLASS_NAMES[int(index)]
+
+
+def _photo_cases() -> list[tuple]:
+    import matplotlib.cbook
+    import matplotlib.image
+
+    grace = matplotlib.image.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    y, x = np.mgrid[0:90, 0:160]
+    wide = np.stack([x * 255 // 159, y * 255 // 89, 255 - x * 255 // 159], axis=2).astype(np.uint8)  # colour ramps
+    wide[:, 100:] = [255, 0, 0]  # a red block on the right: a crop from the wrong place shows it
+    tall = np.ascontiguousarray(np.transpose(wide, (1, 0, 2))[::-1])
+    rng = np.random.default_rng(0)
+    gray = (np.add.outer(np.arange(70), np.arange(51)) * 2).clip(0, 255).astype(np.uint8)  # hidden: a 2-D gray photo
+    return [(grace,), (wide,), (tall,), (gray,), (rng.integers(0, 256, (48, 48, 3), dtype=np.uint8),)]
+
+
+def _same_photo_input(expected: Any, got: Any) -> bool:
+    """Same shape and dtype; pixels equal up to 2 (grayscale formulas round differently)."""
+    return (
+        isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype == expected.dtype
+        and int(np.abs(got.astype(np.int16) - expected.astype(np.int16)).max()) <= 2
+    )
+
+
+def _square(photo: np.ndarray, where: str = "centre") -> np.ndarray:
+    h, w = photo.shape[:2]
+    side = min(h, w)
+    top, left = ((h - side) // 2, (w - side) // 2) if where == "centre" else (0, 0)
+    return photo[top : top + side, left : left + side]
+
+
+def _luma(photo: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.ascontiguousarray(photo)).convert("L")) if photo.ndim == 3 else photo
+
+
+def _wrong_squashed(photo):
+    from ..data import to_model_input
+
+    return to_model_input(_luma(photo))  # no crop: the face is squashed
+
+
+def _wrong_corner(photo):
+    from ..data import to_model_input
+
+    return to_model_input(_luma(_square(photo, "corner")))
+
+
+def _wrong_channel_mean(photo):
+    from ..data import to_model_input
+
+    crop = _square(photo)
+    return to_model_input(crop.mean(axis=2).astype(np.uint8) if crop.ndim == 3 else crop)
+
+
+@exercise(
+    cases=_photo_cases,
+    compare=_same_photo_input,
+    wrong_answers=[
+        _wrong_squashed,
+        _wrong_corner,
+        _wrong_channel_mean,
+        lambda p: photo_to_model_input(p)[:, :, 0],  # channel axis missing
+        lambda p: photo_to_model_input(p).astype(np.float32) / 255,  # rescaled: the model does that itself
+    ],
+    hint="crop the centre square (side = min(height, width), top = (height - side) // 2, same for left), "
+         "convert RGB to gray (Pillow's Image.fromarray(crop).convert('L')), then helpers.data.to_model_input(gray).",
+)
+def photo_to_model_input(photo: np.ndarray) -> np.ndarray:
+    """A photo (RGB ``(H, W, 3)`` or gray ``(H, W)``, uint8) as the course's model input: its centre
+    square, in grayscale, resized to ``(48, 48, 1)`` uint8 pixels 0-255."""
+    from ..data import to_model_input
+
+    return to_model_input(_luma(_square(np.asarray(photo))))

@@ -1,0 +1,163 @@
+"""Lesson 02 · Class imbalance: the references, cases and wrong answers of its exercises.
+
+Registered with :func:`helpers.checks.core.exercise` on import (``import helpers.checks`` imports every
+lesson); the notebook calls ``helpers.checks.check(answer)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .core import exercise
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([10, 1, 5, 20, 5, 5, 5]),),
+        (np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]),),
+        (np.array([4, 4, 4, 4, 4, 4, 4]),),
+    ],
+    wrong_answers=[lambda c: float(np.min(c) / np.max(c)), lambda c: float(np.max(c) / np.mean(c))],
+    hint="largest class size divided by smallest class size.",
+)
+def imbalance_ratio(counts: np.ndarray) -> float:
+    """Size of the largest class divided by the size of the smallest."""
+    counts = np.asarray(counts)
+    return float(counts.max() / counts.min())
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([0, 0, 1, 2, 2, 2]),),
+        (np.random.default_rng(1).integers(0, 7, 300),),
+        (np.array([5, 5, 5, 5]),),
+    ],
+    wrong_answers=[lambda y: np.full(len(y), np.bincount(y).argmin()), lambda y: np.full(len(y), 3)],
+    hint="predict, for every image, the class that occurs most often in `labels`.",
+)
+def majority_predictions(labels: np.ndarray) -> np.ndarray:
+    """What a majority-class predictor outputs: the most frequent label, once per image."""
+    labels = np.asarray(labels)
+    return np.full(len(labels), np.bincount(labels).argmax())
+
+
+def _weights_compare(expected: dict, got: Any) -> bool:
+    return isinstance(got, dict) and set(got) == set(expected) and all(
+        math.isclose(float(expected[k]), float(got[k]), rel_tol=1e-6) for k in expected
+    )
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([0, 0, 0, 1, 2, 2]),),
+        (np.repeat(np.arange(7), [3995, 436, 4097, 7215, 4830, 3171, 4965]),),
+        (np.array([1, 1, 4, 4]),),  # hidden: only some classes present
+    ],
+    compare=_weights_compare,
+    wrong_answers=[
+        lambda y: {int(c): 1.0 / n for c, n in zip(*np.unique(y, return_counts=True))},
+        lambda y: {int(c): len(y) / n for c, n in zip(*np.unique(y, return_counts=True))},
+    ],
+    hint="'balanced' weights are n_samples / (n_classes_present * count_of_class).",
+)
+def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
+    """scikit-learn's 'balanced' class weights as a {class index: weight} dict for Keras."""
+    from ..class_balance import class_weights
+
+    return class_weights(labels)
+
+
+def _resample_rows(images: np.ndarray, labels: np.ndarray) -> set:
+    return {(img.tobytes(), int(y)) for img, y in zip(images, labels)}
+
+
+def _same_resample(expected: Any, got: Any) -> bool:
+    """Right class counts, every original (image, label) pair kept and none invented or relabelled.
+
+    The random choices themselves may differ from the reference's (another use of the seed is fine).
+    Raises ValueError saying what differs (the check prints it next to expected and got).
+    """
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(a, np.ndarray) for a in got)):
+        raise ValueError("return a pair (images, labels) of NumPy arrays")
+    (exp_images, exp_labels), (images, labels) = expected, got
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: index both with the same indices")
+    if images.shape[1:] != exp_images.shape[1:]:
+        raise ValueError(f"each image should keep its shape {exp_images.shape[1:]}, got {images.shape[1:]}")
+    want, have = np.bincount(exp_labels, minlength=7), np.bincount(labels.astype(np.int64), minlength=7)
+    if not np.array_equal(want, have):
+        raise ValueError(f"images per class {have.tolist()}, expected {want.tolist()}")
+    originals, rows = _resample_rows(exp_images, exp_labels), _resample_rows(images, labels)
+    if rows - originals:
+        raise ValueError(f"{len(rows - originals)} (image, label) pairs that are not in the input: "
+                         "an image got another image's label (shuffle images and labels with the same indices)")
+    if originals - rows:
+        raise ValueError(f"{len(originals - rows)} of the original images are missing: keep every image, add copies")
+    return True
+
+
+def _resample_cases() -> list[tuple]:
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(7), [40, 3, 25, 60, 30, 20, 35])
+    rng.shuffle(labels)
+    images = np.arange(len(labels) * 4).reshape(len(labels), 2, 2, 1)  # every image different
+    few = np.array([6, 0, 6, 3, 6, 6])  # hidden: classes missing entirely
+    even = np.array([0, 1, 2, 3, 4, 5, 6] * 3)  # hidden: already balanced
+    return [
+        (images, labels, 0),
+        (images, labels, 1),
+        (np.arange(12).reshape(6, 2), few, 0),
+        (np.arange(21).reshape(21, 1), even, 3),
+        (np.arange(5).reshape(5, 1), np.full(5, 4), 0),  # hidden: one class only
+    ]
+
+
+def _indices_per_class(labels: np.ndarray) -> list[np.ndarray]:
+    return [np.flatnonzero(labels == c) for c in np.unique(labels)]
+
+
+def _wrong_draw_all(images, labels, seed):  # draws every class afresh: some originals are lost
+    rng = np.random.default_rng(seed)
+    target = np.bincount(labels).max()
+    index = np.concatenate([rng.choice(m, target, replace=True) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_to_smallest(images, labels, seed):  # undersampling, not oversampling
+    rng = np.random.default_rng(seed)
+    target = min(len(m) for m in _indices_per_class(labels))
+    index = np.concatenate([rng.choice(m, target, replace=False) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_shuffled_apart(images, labels, seed):  # images and labels shuffled with different orders
+    out_images, out_labels = random_oversample(images, labels, seed)
+    rng = np.random.default_rng(seed + 1)
+    return out_images[rng.permutation(len(out_images))], out_labels
+
+
+def _wrong_from_anywhere(images, labels, seed):  # extra copies drawn from all images, not from the class
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(labels)
+    extra = rng.choice(len(labels), int(sum(counts.max() - n for n in counts if n)), replace=True)
+    index = np.concatenate([np.arange(len(labels)), extra])
+    return images[index], labels[index]
+
+
+@exercise(
+    cases=_resample_cases,
+    compare=_same_resample,
+    wrong_answers=[_wrong_draw_all, _wrong_to_smallest, _wrong_shuffled_apart, _wrong_from_anywhere],
+    hint="keep every image; for each class present, add (largest count - its count) copies drawn at random "
+         "from that class (rng.choice(..., replace=True)); index images and labels with the SAME indices.",
+)
+def random_oversample(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` with every class present topped up by random copies of its own images until
+    it is as large as the largest class; every original kept, order shuffled, seeded by ``seed``."""
+    from ..class_balance import oversample_indices
+
+    index = oversample_indices(np.asarray(labels), seed)
+    return np.asarray(images)[index], np.asarray(labels)[index]

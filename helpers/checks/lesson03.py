@@ -1,0 +1,242 @@
+"""Lesson 03 · Data augmentation and imbalance: the references, cases and wrong answers of its exercises.
+
+Registered with :func:`helpers.checks.core.exercise` on import (``import helpers.checks`` imports every
+lesson); the notebook calls ``helpers.checks.check(answer)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .core import exercise
+from .lesson02 import _indices_per_class, _resample_cases, _same_resample, random_oversample
+
+
+def _augmentation_signature(block: Any) -> list[tuple]:
+    """What matters in an augmentation block: its random layers, in order, with their strengths."""
+    import keras
+
+    if not isinstance(block, keras.Sequential):
+        return [("not a keras.Sequential", type(block).__name__)]
+    out = []
+    for layer in block.layers:
+        config = layer.get_config()
+        kind = type(layer).__name__
+        if kind == "RandomFlip":
+            out.append((kind, config.get("mode")))
+        elif kind == "RandomRotation":
+            out.append((kind, _factor(config.get("factor"))))
+        elif kind == "RandomZoom":
+            out.append((kind, _factor(config.get("height_factor")), _factor(config.get("width_factor"))))
+        else:
+            out.append((kind,))
+    return out
+
+
+def _factor(value: Any) -> Any:
+    """0.1, (-0.1, 0.1) and [-0.1, 0.1] are the same strength; None (width = height) stays None."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        low, high = (float(v) for v in value)
+        return (round(low, 6), round(high, 6))
+    return (round(-float(value), 6), round(float(value), 6))
+
+
+def _same_augmentation(expected: Any, got: Any) -> bool:
+    return _augmentation_signature(expected) == _augmentation_signature(got)
+
+
+def _wrong_vertical_flip(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical"), keras.layers.RandomRotation(rotation),
+                             keras.layers.RandomZoom(zoom)])
+
+
+def _wrong_degrees(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(rotation * 360),
+                             keras.layers.RandomZoom(zoom)])
+
+
+def _wrong_stretch(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(rotation),
+                             keras.layers.RandomZoom(zoom, zoom)])  # width drawn apart from height: stretched faces
+
+
+def _wrong_no_flip(rotation: float, zoom: float):
+    import keras
+
+    return keras.Sequential([keras.layers.RandomRotation(rotation), keras.layers.RandomZoom(zoom)])
+
+
+@exercise(
+    cases=lambda: [(0.05, 0.1), (0.1, 0.2), (0.02, 0.05)],
+    compare=_same_augmentation,
+    wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_stretch, _wrong_no_flip],
+    hint="keras.Sequential([RandomFlip('horizontal'), RandomRotation(rotation), RandomZoom(zoom)]): a vertical "
+         "flip changes the expression, RandomRotation's factor is a fraction of a full turn, not degrees, and "
+         "RandomZoom takes no width factor (the width follows the height; its own would stretch faces).",
+)
+def build_augmentation(rotation: float, zoom: float):
+    """A keras.Sequential: horizontal flip, then rotation by up to ``rotation`` of a turn, then zoom up to ``zoom``."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomRotation(rotation),
+        keras.layers.RandomZoom(zoom),
+    ])
+
+
+def _wrong_all_to_floor(images, labels, min_count, seed):  # larger classes cut down to min_count too
+    rng = np.random.default_rng(seed)
+    index = np.concatenate([rng.choice(m, min_count, replace=len(m) < min_count) for m in _indices_per_class(labels)])
+    return images[index], labels[index]
+
+
+def _wrong_add_floor(images, labels, min_count, seed):  # min_count copies added instead of topping up to it
+    rng = np.random.default_rng(seed)
+    parts = [np.concatenate([m, rng.choice(m, min_count)]) if len(m) < min_count else m for m in _indices_per_class(labels)]
+    index = np.concatenate(parts)
+    return images[index], labels[index]
+
+
+@exercise(
+    cases=lambda: [(*case[:2], floor, case[2]) for case, floor in zip(_resample_cases(), (30, 50, 2, 3, 2))],
+    compare=_same_resample,
+    wrong_answers=[
+        lambda x, y, floor, seed: random_oversample(x, y, seed),  # every class up to the largest
+        _wrong_all_to_floor,
+        _wrong_add_floor,
+        lambda x, y, floor, seed: (x, y),  # nothing done
+    ],
+    hint="only classes with fewer than min_count images get extra copies (min_count - count of them, drawn "
+         "from that class); larger classes stay as they are; keep every original image.",
+)
+def oversample_rare(images: np.ndarray, labels: np.ndarray, min_count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` in which every class present with fewer than ``min_count`` images is topped up
+    to exactly ``min_count`` by random copies of its own images; other classes unchanged; every original
+    kept; order shuffled; seeded by ``seed``."""
+    from ..class_balance import oversample_rare_indices
+
+    index = oversample_rare_indices(np.asarray(labels), min_count, seed)
+    return np.asarray(images)[index], np.asarray(labels)[index]
+
+
+def _toy_predict(images: np.ndarray) -> np.ndarray:
+    """A deterministic stand-in for a model: scores from where the image is bright (top/bottom, left/right)."""
+    x = np.asarray(images, dtype=np.float64)[..., 0]
+    h, w = x.shape[1:]
+    top, bottom = x[:, : h // 2].mean((1, 2)), x[:, h // 2 :].mean((1, 2))
+    left, right = x[:, :, : w // 2].mean((1, 2)), x[:, :, w // 2 :].mean((1, 2))
+    centre = x[:, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].mean((1, 2))
+    scores = np.stack([top - bottom, bottom - top, abs(left - right), centre - x.mean((1, 2)), x.mean((1, 2)) / 8,
+                       np.zeros(len(x)), 5 - abs(top - bottom)], axis=1)
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _agreement_cases() -> list[tuple]:
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (30, 8, 8, 1)).astype(np.float32)
+    faces[:10, :4] += 60  # bright on top
+    faces[10:20, 4:] += 60  # bright below
+    labels = _toy_predict(faces).argmax(axis=1)
+    labels[::4] = 5  # a few the model gets wrong
+    transforms = {
+        "original": lambda x: x,
+        "horizontal flip": lambda x: x[:, :, ::-1],
+        "vertical flip": lambda x: x[:, ::-1],
+        "darker": lambda x: x * 0.5,
+    }
+    return [
+        (_toy_predict, transforms, faces, labels),
+        (_toy_predict, {"vertical flip": transforms["vertical flip"], "brighter": lambda x: x + 40}, faces[5:25], labels[5:25]),
+        (_toy_predict, {"original": transforms["original"]}, faces[:1], labels[:1]),  # hidden: one face
+    ]
+
+
+def _same_table(expected: Any, got: Any) -> bool:
+    import pandas as pd
+
+    if not isinstance(got, pd.DataFrame):
+        return False
+    return (list(got.index) == list(expected.index) and list(got.columns) == list(expected.columns)
+            and bool(np.allclose(got.to_numpy(float), expected.to_numpy(float), atol=1e-9)))
+
+
+def _agreement_table(predict, transforms, images, labels, against_labels: bool = False, axis: int = 1):
+    import pandas as pd
+
+    before = np.asarray(predict(images)).argmax(axis=axis)
+    rows = {}
+    for name, transform in transforms.items():
+        after = np.asarray(predict(transform(images))).argmax(axis=axis)
+        rows[name] = {"accuracy": float(np.mean(after == labels)),
+                      "same_prediction": float(np.mean(after == (labels if against_labels else before)))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@exercise(
+    cases=_agreement_cases,
+    compare=_same_table,
+    wrong_answers=[
+        lambda p, t, x, y: _agreement_table(p, t, x, y, against_labels=True),  # "same" compared with the labels
+        lambda p, t, x, y: _agreement_table(p, t, x, y)[["same_prediction", "accuracy"]],  # columns swapped
+        lambda p, t, x, y: _agreement_table(p, t, x, y).sort_index(),  # rows not in the transforms' order
+        lambda p, t, x, y: _agreement_table(p, {n: (lambda im: im) for n in t}, x, y),  # transforms never applied
+    ],
+    hint="predict once on the untransformed images (argmax over axis 1); then for each transform, in the dict's "
+         "order: accuracy = mean(new prediction == labels), same_prediction = mean(new prediction == old prediction).",
+)
+def transform_agreement(predict, transforms: dict, images: np.ndarray, labels: np.ndarray):
+    """How much each transform changes a model's answers: a DataFrame indexed by transform name (in the
+    dict's order) with columns ``accuracy`` (predicted class of the transformed image == label) and
+    ``same_prediction`` (== the class predicted for the untransformed image), both fractions 0-1.
+
+    ``predict(images) -> (N, 7) probabilities``; each ``transforms[name](images) -> images``."""
+    return _agreement_table(predict, transforms, images, labels)
+
+
+def _remedy_table(rows: dict[str, tuple[float, float, float]]):
+    import pandas as pd
+
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["val_accuracy", "val_macro_f1", "disgust_recall"]).rename_axis("remedy")
+
+
+def _remedy_cases() -> list[tuple]:
+    clear = _remedy_table({"none": (0.62, 0.50, 0.10), "class weights": (0.58, 0.56, 0.60), "oversampling": (0.60, 0.53, 0.40)})
+    close = _remedy_table({"none": (0.62, 0.50, 0.10), "class weights": (0.61, 0.51, 0.30), "oversampling": (0.63, 0.505, 0.20)})
+    none_best = _remedy_table({"none": (0.60, 0.55, 0.30), "class weights": (0.50, 0.45, 0.70)})
+    later_none = _remedy_table({"oversampling": (0.55, 0.47, 0.5), "targeted": (0.64, 0.47, 0.3), "none": (0.66, 0.40, 0.0)})
+    on_margin = _remedy_table({"none": (0.62, 0.5, 0.1), "class weights": (0.60, 0.53125, 0.5)})  # hidden: gain == margin
+    return [(clear, 0.02), (close, 0.02), (none_best, 0.01), (later_none, 0.03), (on_margin, 0.03125), (clear, 0.0)]
+
+
+@exercise(
+    cases=_remedy_cases,
+    wrong_answers=[
+        lambda t, m: str(t["val_macro_f1"].idxmax()),  # no margin: noise decides
+        lambda t, m: str(t["val_accuracy"].idxmax()),  # by accuracy
+        lambda t, m: str(t["disgust_recall"].idxmax()),  # by one class's recall
+        lambda t, m: (lambda b: b if t.loc[b, "val_macro_f1"] - t.loc["none", "val_macro_f1"] >= m else "none")(
+            str(t["val_macro_f1"].idxmax())),  # a tie with the margin counted as better
+        lambda t, m: (lambda b: b if t.loc[b, "val_macro_f1"] > m else "none")(str(t["val_macro_f1"].idxmax())),
+    ],
+    hint="best = the row with the highest val_macro_f1 (the first one on a tie); return it only if its macro-F1 "
+         "exceeds the 'none' row's by MORE than margin, otherwise 'none'.",
+)
+def choose_remedy(table, margin: float) -> str:
+    """The remedy to use: the one with the highest validation macro-F1, if it beats ``"none"`` by more than
+    ``margin`` (the noise level); otherwise ``"none"``. ``table``: a DataFrame indexed by remedy name with a
+    ``val_macro_f1`` column and a ``"none"`` row."""
+    best = str(table["val_macro_f1"].idxmax())
+    gain = float(table.loc[best, "val_macro_f1"] - table.loc["none", "val_macro_f1"])
+    return best if gain > margin else "none"

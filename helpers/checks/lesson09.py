@@ -1,0 +1,193 @@
+"""Lesson 09 · Capstone: fine-tune, personalise and document your own model: the references, cases and wrong answers of its exercises.
+
+Registered with :func:`helpers.checks.core.exercise` on import (``import helpers.checks`` imports every
+lesson); the notebook calls ``helpers.checks.check(answer)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .core import exercise
+
+
+def _small_base(seed: int, width: int):
+    """A small convolutional base like the reference's (raw pixels in, a feature vector out), seeded weights."""
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(width, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(2 * width, 3, activation="relu")(x)
+    base = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name=f"base_{seed}")
+    rng = np.random.default_rng(seed)
+    base.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in base.get_weights()])
+    return base
+
+
+def _finetune_cases() -> list[tuple]:
+    return [(_small_base(0, 4), 8), (_small_base(1, 8), 16), (_small_base(2, 3), 1)]  # hidden: other widths, hidden=1
+
+
+def _same_finetune_model(expected: Any, got: Any) -> bool:
+    """Same contract, same trainable weights (shapes, in order), same frozen part, and the same outputs once
+    ``got`` is given ``expected``'s trainable weights (the new head starts random, so values are copied)."""
+    import keras
+
+    if not isinstance(got, keras.Model):
+        return False
+    if tuple(got.inputs[0].shape) != (None, 48, 48, 1) or tuple(got.outputs[0].shape) != (None, 7):
+        return False
+    shapes = [tuple(w.shape) for w in expected.trainable_weights]
+    if [tuple(w.shape) for w in got.trainable_weights] != shapes:
+        return False
+    frozen = sorted(int(np.prod(w.shape)) for w in expected.non_trainable_weights)
+    if sorted(int(np.prod(w.shape)) for w in got.non_trainable_weights) != frozen:
+        return False
+    for e, g in zip(expected.trainable_weights, got.trainable_weights):
+        g.assign(keras.ops.convert_to_numpy(e))
+    faces = np.random.default_rng(9).integers(0, 256, (6, 48, 48, 1)).astype("float32")
+    want = keras.ops.convert_to_numpy(expected(faces, training=False))
+    have = keras.ops.convert_to_numpy(got(faces, training=False))
+    return bool(np.allclose(want, have, atol=1e-5))
+
+
+def _head(base, hidden: int, softmax: bool = True, rescale: bool = False, dense: bool = True):
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs) if rescale else inputs
+    x = base(x, training=False)
+    if dense:
+        x = keras.layers.Dense(hidden, activation="relu")(x)
+        x = keras.layers.Dropout(0.3)(x)
+    return keras.Model(inputs, keras.layers.Dense(7, activation="softmax" if softmax else None)(x))
+
+
+def _wrong_not_frozen(base, hidden):
+    return _head(base, hidden)  # the base was never frozen: its weights would be trained too
+
+
+def _wrong_rescaled_twice(base, hidden):
+    base.trainable = False
+    return _head(base, hidden, rescale=True)  # the base already rescales: pixels end up divided by 255 twice
+
+
+def _wrong_logits(base, hidden):
+    base.trainable = False
+    return _head(base, hidden, softmax=False)
+
+
+def _wrong_all_frozen(base, hidden):
+    model = _head(base, hidden)
+    model.trainable = False  # the new head is frozen too: nothing can learn
+    return model
+
+
+def _wrong_no_hidden(base, hidden):
+    base.trainable = False
+    return _head(base, hidden, dense=False)
+
+
+@exercise(
+    cases=_finetune_cases,
+    compare=_same_finetune_model,
+    wrong_answers=[_wrong_not_frozen, _wrong_rescaled_twice, _wrong_logits, _wrong_all_frozen, _wrong_no_hidden],
+    hint="base.trainable = False; then keras.Input((48, 48, 1)) -> base(inputs, training=False) -> "
+         "Dense(hidden, 'relu') -> Dropout(0.3) -> Dense(7, 'softmax'). The base rescales the pixels itself; "
+         "only the two new Dense layers may be trainable.",
+)
+def build_finetune_model(base, hidden: int):
+    """Frozen ``base`` (raw pixels -> features) + a new head: Dense(hidden, relu), Dropout(0.3), Dense(7, softmax)."""
+    import keras
+
+    frozen = keras.models.clone_model(base)  # the registered reference leaves the caller's base as it was
+    frozen.set_weights(base.get_weights())
+    frozen.trainable = False
+    return _head(frozen, hidden)
+
+
+def _fine_tuning_reference(epochs, frozen_epochs, head_lr, fine_lr, decay_lr=None, offset=False, frozen_flag=False,
+                           cap=True):
+    from ..training import cosine_schedule
+
+    n1 = min(frozen_epochs, epochs) if cap else frozen_epochs
+    n2 = max(epochs - n1, 0)
+    decay = cosine_schedule(decay_lr if decay_lr is not None else fine_lr, epochs if offset else n2)
+    return ([(frozen_flag, float(head_lr))] * n1
+            + [(not frozen_flag, decay(k + n1 if offset else k)) for k in range(n2)])
+
+
+@exercise(
+    cases=lambda: [(5, 2, 1e-3, 1e-4), (4, 1, 3e-3, 2e-4), (3, 3, 1e-3, 1e-4), (6, 0, 1e-3, 5e-5), (2, 5, 3e-3, 1e-4)],
+    wrong_answers=[
+        lambda e, f, h, l: _fine_tuning_reference(e, f, h, l, frozen_flag=True),  # True/False swapped
+        lambda e, f, h, l: _fine_tuning_reference(e, f, h, l, decay_lr=h),  # phase 2 at the head's rate
+        lambda e, f, h, l: _fine_tuning_reference(e, f, h, l, offset=True),  # one cosine over the whole run
+        lambda e, f, h, l: [(False, h)] * min(f, e) + [(True, l)] * max(e - f, 0),  # no decay
+        lambda e, f, h, l: _fine_tuning_reference(e, f, h, l, cap=False),  # more epochs than the budget
+    ],
+    hint="n1 = min(frozen_epochs, epochs) epochs of (False, head_lr), then n2 = epochs - n1 of "
+         "(True, helpers.training.cosine_schedule(fine_lr, n2)(k)) for k = 0 .. n2-1.",
+)
+def fine_tuning_schedule(epochs: int, frozen_epochs: int, head_lr: float, fine_lr: float) -> list:
+    """One ``(base_trainable, learning_rate)`` per epoch: the head alone at ``head_lr``, then everything on a
+    cosine from ``fine_lr``."""
+    return _fine_tuning_reference(epochs, frozen_epochs, head_lr, fine_lr)
+
+
+def _verdict_cases() -> list[tuple]:
+    def pair(n, general_right, personal_right, both):
+        g = np.zeros(n, bool)
+        p = np.zeros(n, bool)
+        g[:both] = p[:both] = True
+        g[both:both + general_right] = True
+        p[both + general_right:both + general_right + personal_right] = True
+        return g, p
+
+    return [
+        (*pair(20, 1, 3, 9), 0.05),  # +2 faces of 20: within noise
+        (*pair(40, 0, 9, 15), 0.05),  # 9 faces fixed, none broken: beyond noise
+        (*pair(14, 0, 0, 7), 0.05),  # hidden: the two models agree on every face
+        (*pair(30, 6, 1, 10), 0.05),  # hidden: personalisation made it worse
+        (*pair(60, 1, 7, 30), 0.05),  # hidden: one-sided and two-sided tests disagree
+        (*pair(60, 1, 7, 30), 0.01),  # hidden: a stricter level
+    ]
+
+
+def _verdict(general_correct, personal_correct, alpha, two_sided=False, swapped=False, all_faces=False,
+             ignore_noise=False):
+    from scipy.stats import binomtest
+
+    g, p = np.asarray(general_correct, bool), np.asarray(personal_correct, bool)
+    fixed, broken = int(np.sum(p & ~g)), int(np.sum(g & ~p))
+    if swapped:
+        fixed, broken = broken, fixed
+    trials = len(g) if all_faces else fixed + broken
+    p_value = (binomtest(fixed, trials, 0.5, alternative="two-sided" if two_sided else "greater").pvalue
+               if trials else 1.0)
+    gain = float(p.mean() - g.mean()) if len(g) else 0.0
+    return {"gain": gain, "p_value": float(p_value), "better": bool(gain > 0 if ignore_noise else p_value < alpha)}
+
+
+@exercise(
+    cases=_verdict_cases,
+    wrong_answers=[
+        lambda g, p, a: _verdict(g, p, a, two_sided=True),
+        lambda g, p, a: _verdict(g, p, a, swapped=True),
+        lambda g, p, a: _verdict(g, p, a, all_faces=True),  # faces both models get right (or wrong) are no evidence
+        lambda g, p, a: _verdict(g, p, a, ignore_noise=True),
+    ],
+    hint="Only the faces where the models disagree are evidence: fixed = personal right & general wrong, broken = "
+         "the reverse; p = scipy.stats.binomtest(fixed, fixed + broken, 0.5, alternative='greater').pvalue "
+         "(1.0 when they never disagree); better = p < alpha.",
+)
+def personalisation_verdict(general_correct: np.ndarray, personal_correct: np.ndarray, alpha: float) -> dict:
+    """Does the personalised model beat the general one on the same held-back faces by more than noise?
+
+    ``{"gain": accuracy difference, "p_value": exact one-sided McNemar test, "better": p_value < alpha}``.
+    """
+    return _verdict(general_correct, personal_correct, alpha)
