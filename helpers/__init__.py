@@ -1,25 +1,47 @@
-"""Helpers for the FER2013 course: one module per stage of the pipeline.
+"""Helpers for the FER2013 course: one module per concern, in the order the lessons need them.
 
-* :mod:`helpers.course`   class order, quick mode, seeding, the notebook banner (lesson 00)
-* :mod:`helpers.data`     loading FER2013 (CSV or image folders) and the split protocol (01-02)
-* :mod:`helpers.data_sources` archives, wrapping folders and CSV variants the loader recognises (01)
-* :mod:`helpers.ferplus`  FER+'s crowd votes: majority and soft labels (01, 08)
-* :mod:`helpers.offline`  the offline demo faces used when FER2013 is absent
-* :mod:`helpers.augmentation` augmentation layers inside the model (03)
-* :mod:`helpers.imbalance`   class weights and oversampling (02-05)
-* :mod:`helpers.models`   the three CNN builders, test-time augmentation, ensembles, serving copies (04, 07)
-* :mod:`helpers.training` Adam + cross-entropy, callbacks, resumable training, curves (05)
-* :mod:`helpers.evaluation` metrics, confusion matrix, errors, TTA (06)
-* :mod:`helpers.explain`  Grad-CAM and embeddings (06, 08)
-* :mod:`helpers.inference` face detection, preprocessing, smoothing, the live pipeline (07)
-* :mod:`helpers.webcam`   command line for the live pipeline
-* :mod:`helpers.pretrained` the course's reference model, SHA-256 checked
-* :mod:`helpers.checks`   exercise checks used in every lesson
-* :mod:`helpers.doctor`   ``python -m helpers.doctor``: is this machine ready for the workshop?
-* :mod:`helpers.grade`    ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
+Dependencies point one way: a module imports only modules listed before it here (imports inside
+functions included; ``tests/test_structure.py`` checks this and that no module passes 600 lines).
 
-Only course/data (with data_sources, ferplus)/offline/checks load on ``import helpers`` (no TensorFlow, no Keras); import
-the other modules when a lesson needs them.
+Settings
+  * :mod:`helpers.quiet`         TensorFlow's C++ log lines silenced before TensorFlow loads
+  * :mod:`helpers.course`        class order, modes (quick/workshop/full), seeding (lesson 00)
+Data (01-02)
+  * :mod:`helpers.data_sources`  where FER2013 is: locate_fer2013, archives, wrapping folders, CSV variants
+  * :mod:`helpers.ferplus`       FER+'s crowd votes: majority and soft labels (01, 08)
+  * :mod:`helpers.splits`        Split, FER2013Data and the protocol: twin-free validation, the locked test split
+  * :mod:`helpers.session`       ``helpers.start("NN · Title")``: a lesson's first call and its banner
+  * :mod:`helpers.offline`       the offline demo faces used when FER2013 is absent
+  * :mod:`helpers.data`          loading FER2013 (CSV, image folders, archives), load_course_data
+  * :mod:`helpers.class_balance` class weights and oversampling indices (02-03)
+Models (03-04)
+  * :mod:`helpers.keras_files`   .keras files older Keras reads
+  * :mod:`helpers.contract`      refuses model inputs that break the contract (0-1 floats, colour faces)
+  * :mod:`helpers.augmentation`  augmentation layers inside the model (03)
+  * :mod:`helpers.models`        the CNN builders, test-time augmentation, ensembles, serving copies (04, 07)
+Training (05)
+  * :mod:`helpers.curves`        live learning curves, a measured time estimate, history plots
+  * :mod:`helpers.training`      Adam + cross-entropy, callbacks, resumable training, save and load
+  * :mod:`helpers.tuning`        the learning-rate range test, choosing the precision
+  * :mod:`helpers.pretrained`    the course's reference model, SHA-256 checked
+  * :mod:`helpers.imbalance`     imbalance remedies compared by training (02-03, 05)
+Evaluation (06, 08)
+  * :mod:`helpers.evaluation`    metrics, confusion matrix, errors, TTA
+  * :mod:`helpers.explain`       Grad-CAM and embeddings
+Inference (07)
+  * :mod:`helpers.faces`         grayscale, Haar detection, tracking between detections, model-ready crops
+  * :mod:`helpers.drawing`       per-face results drawn: boxes, labels, probability bars, FPS
+  * :mod:`helpers.frame_sources` local camera, Colab's browser camera, video, photos, arrays
+  * :mod:`helpers.sample_frames` package photos and webcam-like frames made from them
+  * :mod:`helpers.inference`     classify and smooth, the live pipeline (and the names above, in one place)
+  * :mod:`helpers.webcam`        ``python -m helpers.webcam``: the live pipeline on the command line
+Around the lessons
+  * :mod:`helpers.checks`        exercise checks: the machinery and one module per lesson
+  * :mod:`helpers.doctor`        ``python -m helpers.doctor``: is this machine ready for the workshop?
+  * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
+
+``import helpers`` loads the settings, the data modules and checks (no TensorFlow, no Keras);
+import the other modules when a lesson needs them.
 """
 
 from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`

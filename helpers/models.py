@@ -88,7 +88,7 @@ def build_vgg_cnn(
     """VGG-style CNN: blocks of 3x3 conv + batch norm + ReLU, 2x2 max-pool, spatial dropout.
 
     The default (about 1.24M parameters, ~120M multiply-adds per face) is the course's workhorse;
-    the shipped reference network is its default setting (``tools/train_reference.py --recipe``
+    the shipped reference network is its default setting (``python -m tools.reference train --recipe``
     trains others).
     """
     from keras import layers

@@ -18,14 +18,14 @@ from pathlib import Path
 from .data_sources import DATA_DIR
 
 MODEL_FILE = DATA_DIR / "fer_reference.keras"
-#: SHA-256 of data/fer_reference.keras, recorded by tools/evaluate_reference.py when it is exported.
+#: SHA-256 of data/fer_reference.keras, recorded by python -m tools.reference evaluate when it is exported.
 MODEL_SHA256 = "941591cc18f504e1fb25f8a299346173a14998e7c582de86adce57830f64f66d"
 
 HOW_TO_GET_MODEL = (
     "The reference model ships with the course repository as data/fer_reference.keras.\n"
     "  - In a clone: `git checkout -- data/fer_reference.keras` (or `git pull`) restores it.\n"
     "  - In Colab: the setup cell clones the repository, which includes it.\n"
-    "  - Or train your own: python tools/train_reference.py --data data/fer2013 --export my_model.keras\n"
+    "  - Or train your own: python -m tools.reference train --data data/fer2013 --export my_model.keras\n"
     "    and load it with helpers.training.load_model('my_model.keras')."
 )
 

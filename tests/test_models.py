@@ -176,7 +176,7 @@ def test_a_folded_model_unfolds_into_a_mixed_precision_network(faces):
 
     model = models.build_model("compact")
     served = models.fold_batch_norm(model)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as train_reference --precision mixed_bfloat16
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as `python -m tools.reference train --precision mixed_bfloat16`
     try:
         again = models.build_model("compact")
         models.load_folded_weights(again, served, faces)  # within bfloat16's rounding of the served outputs

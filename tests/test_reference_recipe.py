@@ -1,6 +1,6 @@
 """The reference recipe as a command: it trains, resumes after a kill, exports the course's contract.
 
-``tools/train_reference.py`` and ``tools/evaluate_reference.py`` run in subprocesses on a small
+``python -m tools.reference train`` and ``... evaluate`` (and ``ensemble``) run in subprocesses on a small
 offline dataset written as an original-format ``fer2013.csv`` (Training / PublicTest /
 PrivateTest), with the compact recipe so that an epoch takes a few seconds.
 """
@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ROOT / "tools"
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +36,14 @@ def tiny_csv(tmp_path_factory) -> Path:
 
 
 def _tool(name: str):
-    """A module of tools/ (not a package), imported with tools/ on the path only while importing."""
+    """A module of the reference tool, ``tools.reference.<name>`` (the repository root on the path while importing)."""
     import importlib
 
-    sys.path.insert(0, str(TOOLS))
+    sys.path.insert(0, str(ROOT))
     try:
-        return importlib.import_module(name)
+        return importlib.import_module(f"tools.reference.{name}")
     finally:
-        sys.path.remove(str(TOOLS))
+        sys.path.remove(str(ROOT))
 
 
 def _env() -> dict:
@@ -52,7 +51,7 @@ def _env() -> dict:
 
 
 def _train_cmd(csv: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(TOOLS / "train_reference.py"), "--data", str(csv), "--run-dir", str(run_dir),
+    return [sys.executable, "-m", "tools.reference", "train", "--data", str(csv), "--run-dir", str(run_dir),
             "--recipe", "compact", "--batch-size", "32", "--epochs", "3", *extra]
 
 
@@ -83,7 +82,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert _logged_epochs(run_dir) == [0, 1, 2], "each epoch once, none repeated after the restart"
     result = json.loads((run_dir / "result.json").read_text())
     assert result["epochs_run"] == 3
-    assert result["command"].startswith("python tools/train_reference.py --data ")
+    assert result["command"].startswith("python -m tools.reference train --data ")
     assert 0.0 <= result["val_accuracy_flip_tta"] <= 1.0
 
     from helpers import CLASS_NAMES
@@ -122,7 +121,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     assert any(isinstance(l, Augmentation) for l in exported.layers), "trained outside, exported with it inside"
 
     evaluated = subprocess.run(
-        [sys.executable, str(TOOLS / "evaluate_reference.py"), str(export), "--data", str(tiny_csv),
+        [sys.executable, "-m", "tools.reference", "evaluate", str(export), "--data", str(tiny_csv),
          "--run-dir", str(run_dir)],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
@@ -132,7 +131,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
     # two networks -> one file: the form is chosen on validation and keeps the contract
     combined = tmp_path / "ensemble" / "model.keras"
     ensembled = subprocess.run(
-        [sys.executable, str(TOOLS / "ensemble_reference.py"), str(export), str(tmp_path / "model_plain.keras"),
+        [sys.executable, "-m", "tools.reference", "ensemble", str(export), str(tmp_path / "model_plain.keras"),
          "--data", str(tiny_csv), "--out", str(combined), "--max-ms", "1000", "--subsets"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
@@ -151,7 +150,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
 
     card_dir = tmp_path / "card"
     evaluated = subprocess.run(
-        [sys.executable, str(TOOLS / "evaluate_reference.py"), str(combined), "--data", str(tiny_csv),
+        [sys.executable, "-m", "tools.reference", "evaluate", str(combined), "--data", str(tiny_csv),
          "--member", f"{run_dir},{run_dir}", "--member", str(run_dir), "--write", str(card_dir)],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
@@ -165,7 +164,7 @@ def test_killed_recipe_resumes_and_exports_the_contract(tiny_csv, tmp_path):
         assert "| architecture | one network" in card and "| 2 | 1 |" not in card
 
     wrong = subprocess.run(  # a single network described as two is refused
-        [sys.executable, str(TOOLS / "evaluate_reference.py"), str(export), "--data", str(tiny_csv),
+        [sys.executable, "-m", "tools.reference", "evaluate", str(export), "--data", str(tiny_csv),
          "--member", str(run_dir), "--member", str(run_dir)],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
     )
@@ -209,7 +208,7 @@ def test_augmenting_outside_the_network_exports_the_same_contract(tiny_csv, tmp_
 def test_a_resumed_sitting_draws_new_shuffles_and_augmentation(tmp_path):
     """Keras restores weights and the epoch, not the random generators: without a new seed a
     resumed sitting would replay the first sitting's shuffles and augmented faces."""
-    tr = _tool("train_reference")
+    tr = _tool("train")
     assert tr.sitting_seed(42, tmp_path) == 42  # a new run: the seed as given
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 5, "batch": 0}')
@@ -221,7 +220,7 @@ def test_a_resumed_sitting_draws_new_shuffles_and_augmentation(tmp_path):
 
 
 def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
-    best_logged = _tool("train_reference").best_logged
+    best_logged = _tool("train").best_logged
     log = tmp_path / "log.csv"
     assert best_logged(log) is None  # a new run: the first epoch is the best so far
     log.write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.4,0.52\n2,0.5,NA\n3,0.5,0.47\n")
@@ -229,7 +228,7 @@ def test_a_resumed_run_keeps_the_best_checkpoint_of_earlier_epochs(tmp_path):
 
 
 def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_faces():
-    augmented_batches = _tool("train_reference").augmented_batches
+    augmented_batches = _tool("train").augmented_batches
     import keras
 
     from helpers.training import one_hot
@@ -277,7 +276,7 @@ def test_distillation_targets_mix_the_label_with_the_teacher_on_the_augmented_fa
 
 
 def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
-    teacher_model = _tool("train_reference").teacher_model
+    teacher_model = _tool("train").teacher_model
     from helpers import models
 
     paths = []
@@ -295,7 +294,7 @@ def test_a_bfloat16_teacher_labels_like_the_float32_one(tmp_path):
 
 
 def test_distillation_settings_are_checked():
-    parse_args = _tool("train_reference").parse_args
+    parse_args = _tool("train").parse_args
     assert parse_args(["--data", "x", "--teacher", "t.keras"]).teacher_weight == 0.5
     assert parse_args(["--data", "x"]).teacher_weight is None
     assert parse_args(["--data", "x", "--teacher", "t.keras", "--teacher-weight", "0.8"]).teacher_weight == 0.8
@@ -308,7 +307,7 @@ def test_distillation_settings_are_checked():
 
 
 def test_subset_averages_rank_every_teacher():
-    subset_averages = _tool("ensemble_reference").subset_averages
+    subset_averages = _tool("ensemble").subset_averages
     labels = np.array([0, 1, 2, 3])
     onehot = np.eye(7)[labels]
     wrong = np.eye(7)[[6, 6, 6, 6]]
@@ -322,7 +321,7 @@ def test_subset_averages_rank_every_teacher():
 
 
 def test_ensemble_rule_respects_the_limits():
-    choose = _tool("ensemble_reference").choose
+    choose = _tool("ensemble").choose
     row = lambda acc, ms, mb: {"val_accuracy": acc, "latency": {"median_ms": ms}, "size_mb": mb}  # noqa: E731
     rows = {"small": row(0.60, 2.0, 4.0), "slow": row(0.70, 9.0, 8.0), "big": row(0.69, 4.0, 12.0),
             "best allowed": row(0.65, 4.9, 9.5)}
@@ -332,7 +331,7 @@ def test_ensemble_rule_respects_the_limits():
 
 
 def test_latency_is_the_median_of_round_medians(monkeypatch):
-    evaluate_reference = _tool("evaluate_reference")
+    common = _tool("common")
     clock = {"now": 0.0, "calls": 0}
 
     class SlowerEachRound:  # a fake model on a fake clock; rounds of 10 calls after 20 warm-up calls
@@ -348,15 +347,15 @@ def test_latency_is_the_median_of_round_medians(monkeypatch):
                 ms = (5.0 if timed < 20 else 6.0) if timed % 10 < 6 else 1.0
             clock["now"] += ms / 1000
 
-    monkeypatch.setattr(evaluate_reference.time, "perf_counter", lambda: clock["now"])
-    latency = evaluate_reference.per_face_latency_ms(SlowerEachRound(), repeats=10, rounds=3)
+    monkeypatch.setattr(common.time, "perf_counter", lambda: clock["now"])
+    latency = common.per_face_latency_ms(SlowerEachRound(), repeats=10, rounds=3)
     assert latency["round_medians_ms"] == [1.0, 5.0, 6.0]
     assert latency["median_ms"] == 5.0  # the median of all 30 calls would be 1.0
     assert latency["p90_ms"] == 6.0
 
 
 def test_candidates_are_timed_in_turns(monkeypatch):
-    evaluate_reference = _tool("evaluate_reference")
+    common = _tool("common")
     clock = {"now": 0.0}
     order = []
 
@@ -369,15 +368,15 @@ def test_candidates_are_timed_in_turns(monkeypatch):
             order.append(self.name)
             clock["now"] += (10.0 if busy else self.ms) / 1000
 
-    monkeypatch.setattr(evaluate_reference.time, "perf_counter", lambda: clock["now"])
-    latency = evaluate_reference.latency_in_turns({"A": Fake("a", 3.0), "B": Fake("b", 4.0)}, repeats=5, rounds=3)
+    monkeypatch.setattr(common.time, "perf_counter", lambda: clock["now"])
+    latency = common.latency_in_turns({"A": Fake("a", 3.0), "B": Fake("b", 4.0)}, repeats=5, rounds=3)
     assert order[40:] == (["a"] * 5 + ["b"] * 5) * 3  # one block of each per round
     assert latency["A"] == {"median_ms": 3.0, "p90_ms": 10.0, "round_medians_ms": [3.0, 10.0, 3.0]}
     assert latency["B"] == {"median_ms": 4.0, "p90_ms": 4.0, "round_medians_ms": [4.0, 4.0, 4.0]}
 
 
 def test_model_card_lists_every_sitting():
-    model_card = _tool("evaluate_reference").model_card
+    model_card = _tool("evaluate").model_card
     metrics = json.loads((ROOT / "data" / "fer_reference_metrics.json").read_text())
     metrics.pop("selection", None)  # each card below says whether it has one
     first = {"command": "python tools/train_reference.py --data data/fer2013 --lr 1e-3", "epochs_run": 27,
@@ -418,7 +417,7 @@ def test_model_card_lists_every_sitting():
 
 
 def test_a_resume_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
-    tool = _tool("train_reference")
+    tool = _tool("train")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     first = tool.parse_args(["--data", "x", "--lr", "5e-4", "--time-budget-min", "60"])
@@ -466,7 +465,7 @@ def test_every_vgg_recipe_folds_for_serving_at_its_stated_size():
 
     from helpers.models import build_vgg_cnn, count_params, fold_batch_norm, with_flip_tta
 
-    recipes = _tool("train_reference").RECIPES
+    recipes = _tool("common").RECIPES
     millions = {"vgg-default": 1.24, "vgg-slim": 1.06, "vgg-deep": 1.98, "vgg-lean": 1.85}  # as the log says
     assert set(recipes) == set(millions)
     rng = np.random.default_rng(0)
@@ -479,6 +478,6 @@ def test_every_vgg_recipe_folds_for_serving_at_its_stated_size():
                 gamma, beta, mean, var = (w.shape for w in layer.get_weights())
                 layer.set_weights([rng.uniform(0.5, 2, gamma), rng.normal(0, 0.5, beta),
                                    rng.normal(0, 0.5, mean), rng.uniform(0.5, 2, var)])
-        served = with_flip_tta(fold_batch_norm(net))  # the form ensemble_reference.py serves
+        served = with_flip_tta(fold_batch_norm(net))  # the form `python -m tools.reference ensemble` serves
         expected = np.asarray(with_flip_tta(net).predict(faces, verbose=0))
         np.testing.assert_allclose(np.asarray(served.predict(faces, verbose=0)), expected, atol=2e-4, err_msg=name)

@@ -54,6 +54,9 @@ def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
         else:
             continue
         for target in targets:
+            root = name.split(".")[0]
+            if target.split(".")[0] != root and f"{root}.{target}" in known:  # a script's sibling on sys.path
+                target = f"{root}.{target}"
             while target and target not in known:  # `import helpers.data.x` -> the deepest known module
                 target = target.rpartition(".")[0]
             if target and target != name:
@@ -105,9 +108,10 @@ def test_imports_inside_functions_count(tmp_path):
     (package / "high.py").write_text("from .low import f\n")
     (package / "sub" / "__init__.py").write_text("")
     (package / "sub" / "leaf.py").write_text("from ..low import f\nimport pkg.high\n")
+    (package / "script.py").write_text("import sys\ndef main():\n    from low import f  # tools/ on sys.path\n")
     graph = import_graph(package, "pkg")
     assert graph["pkg.low"] == {"pkg.high"} and graph["pkg.high"] == {"pkg.low"}
-    assert graph["pkg.sub.leaf"] == {"pkg.low", "pkg.high"}
+    assert graph["pkg.sub.leaf"] == {"pkg.low", "pkg.high"} and graph["pkg.script"] == {"pkg.low"}
     assert find_cycle(graph) in (["pkg.high", "pkg.low", "pkg.high"], ["pkg.low", "pkg.high", "pkg.low"])
 
 
@@ -126,16 +130,29 @@ def test_no_module_over_600_lines(package):
     assert not long, f"modules over {MAX_LINES} lines (split by concern): {long}"
 
 
-def test_table_of_contents_lists_every_module():
-    """helpers/__init__.py's docstring names each module (``:mod:`helpers.x```) and no module that is gone."""
-    names = set(module_names(ROOT / "helpers", "helpers")) - {"helpers"}
-    listed = set()
+def table_of_contents() -> list[str]:
+    """The modules helpers/__init__.py's docstring names (``:mod:`helpers.x```), in its order."""
     doc = ast.get_docstring(ast.parse((ROOT / "helpers" / "__init__.py").read_text(encoding="utf-8"))) or ""
-    for part in doc.split(":mod:`")[1:]:
-        listed.add(part.split("`")[0])
+    return [part.split("`")[0] for part in doc.split(":mod:`")[1:]]
+
+
+def test_table_of_contents_lists_every_module():
+    """helpers/__init__.py's docstring names each module and no module that is gone."""
+    names = set(module_names(ROOT / "helpers", "helpers")) - {"helpers"}
+    listed = set(table_of_contents())
     top_level = {n for n in names if n.count(".") == 1}
     assert top_level <= listed, f"modules missing from helpers/__init__.py's table of contents: {sorted(top_level - listed)}"
     assert listed <= names, f"the table of contents names modules that do not exist: {sorted(listed - names)}"
+
+
+def test_modules_import_only_modules_listed_before_them():
+    """The table of contents is the layering: each module depends only on modules above it there."""
+    order = {name: i for i, name in enumerate(table_of_contents())}
+    top = lambda module: ".".join(module.split(".")[:2])  # helpers.checks.lesson05 -> helpers.checks
+    upward = sorted(f"{module} imports {dep}" for module, deps in import_graph(ROOT / "helpers", "helpers").items()
+                    if module != "helpers" for dep in deps
+                    if top(dep) != top(module) and order.get(top(dep), -1) > order.get(top(module), -1))
+    assert not upward, f"imports of modules listed later in helpers/__init__.py (move the code down or reorder): {upward}"
 
 
 def test_import_helpers_loads_neither_tensorflow_nor_keras():

@@ -8,7 +8,7 @@ DATA=$1; OUT=$2; MAIN=${3:-7.5}; ABL=${4:-4}
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 mkdir -p "$OUT" runs
 python3 -c "import jax, keras; print('devices', jax.devices(), 'keras', keras.__version__)"
-run() { name=$1; shift; python3 tools/train_reference.py --data "$DATA" --run-dir "runs/$name" "$@" > "runs/$name.out" 2>&1; }
+run() { name=$1; shift; python3 -m tools.reference train --data "$DATA" --run-dir "runs/$name" "$@" > "runs/$name.out" 2>&1; }
 run main --time-budget-min "$MAIN" --epochs 300 --export "$OUT/fer_reference.keras" & main=$!
 sleep 20
 run control --time-budget-min "$ABL" --epochs 300 &
@@ -18,7 +18,7 @@ run weak_aug --time-budget-min "$ABL" --epochs 300 --augment weak &
 run vgg_default --time-budget-min "$ABL" --epochs 300 --recipe vgg-default &
 run compact --time-budget-min "$ABL" --epochs 300 --recipe compact &
 while kill -0 $main 2>/dev/null; do sleep 5; done   # main done (or dead): stop waiting
-sleep 5; pkill -f train_reference.py
+sleep 5; pkill -f "tools.reference train"
 python3 - "$OUT" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1]); runs = pathlib.Path("runs"); rows = {}

@@ -1,28 +1,28 @@
 """Combine trained reference networks into one model file, choosing its form on validation.
 
-    python tools/ensemble_reference.py runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
+    python -m tools.reference ensemble runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
         --data data/fer2013 --out runs/ensemble/fer_reference.keras
 
-Each member is a model written by ``tools/train_reference.py --export`` (with or without its flip
+Each member is a model written by ``python -m tools.reference train --export`` (with or without its flip
 wrapper: the network inside is used), prepared for serving with ``helpers.models.fold_batch_norm``
 (batch norm folded into the convolutions, augmentation and dropout left out: the same outputs,
-about 15-20 % faster per face on 2 CPU cores; ``--init-from`` in ``train_reference.py`` unfolds it to train it further).
+about 15-20 % faster per face on 2 CPU cores; ``--init-from`` in ``tools.reference train`` unfolds it to train it further).
 The candidates are every member alone and the average of all members (``helpers.models.ensemble``),
 each with and without flip test-time augmentation (``helpers.models.with_flip_tta``). For each
-candidate this measures, on the *validation* split that ``train_reference.py`` held out of
+candidate this measures, on the *validation* split that ``tools.reference train`` held out of
 Training: accuracy, macro-F1 and disgust recall; the file size; and the per-face latency (batch of
 1), measured with the candidates in turns so that a slow spell of the machine falls on all of them.
 
 The rule, fixed before the test split is read: **the most accurate candidate on validation whose
 median latency is at most ``--max-ms`` (5 ms) and whose file is at most ``--max-mb`` (10 MB)**.
 It is written to ``--out``, with ``candidates.json`` (every candidate's numbers) beside it. The
-test split is never read here: ``tools/evaluate_reference.py`` measures the chosen model once.
+test split is never read here: ``python -m tools.reference evaluate`` measures the chosen model once.
 Publish it only if it beats the shipped model by at least 0.5 points of validation accuracy with
 no lower macro-F1 (one standard error on the 2,871-face validation split is about 0.9 points; see
 run 10 in ``data/EXPERIMENTS.md``).
 
 With ``--subsets`` it also measures, on the same validation faces, the average of every subset of
-two or more members (each with flip-TTA): the candidate teachers for ``train_reference.py
+two or more members (each with flip-TTA): the candidate teachers for ``tools.reference train
 --teacher``, which never serve and so have no latency limit (run 16 in ``data/EXPERIMENTS.md``).
 They go to ``candidates.json`` under ``"teachers"``, best first.
 """
@@ -33,34 +33,10 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
-
-
-def serving_networks(paths: list) -> list:
-    """The network in each model file, batch norm folded for serving (``member_1``, ``member_2``, ...).
-
-    Raises:
-        SystemExit: a file holds more than one network (an ensemble): give each network's own file.
-    """
-    from helpers.explain import networks_in
-    from helpers.models import fold_batch_norm
-    from helpers.training import load_model
-
-    networks = []
-    for i, path in enumerate(paths, 1):
-        inside = networks_in(load_model(path))
-        if len(inside) != 1:
-            raise SystemExit(f"{path} holds {len(inside)} networks; give each network's own file "
-                             "(train_reference.py --export writes one per run).")
-        networks.append(fold_batch_norm(inside[0], name=f"member_{i}"))  # nested models need distinct names
-    return networks
+from .common import latency_in_turns, scores, serving_networks
 
 
 def candidates(networks: list) -> dict:
@@ -87,13 +63,12 @@ def subset_averages(probs: dict, labels) -> list:
 
     Returns:
         One row per subset (``members``, ``val_accuracy``, ``val_macro_f1``, ``val_disgust_recall``,
-        scored as every candidate is, by ``evaluate_reference.scores``), the most accurate first (then
+        scored as every candidate is, by ``common.scores``), the most accurate first (then
         the higher macro-F1).
     """
     from itertools import combinations
 
     import numpy as np
-    from evaluate_reference import scores
 
     rows = []
     for size in range(2, len(probs) + 1):
@@ -113,23 +88,22 @@ def choose(rows: dict, max_ms: float, max_mb: float) -> str:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("members", nargs="+", help=".keras files exported by train_reference.py, one per network")
+    ap = argparse.ArgumentParser(prog="python -m tools.reference ensemble", description=__doc__.splitlines()[0])
+    ap.add_argument("members", nargs="+", help=".keras files exported by tools.reference train, one per network")
     ap.add_argument("--data", default=os.environ.get("FER2013_DIR"))
     ap.add_argument("--out", required=True, help="where to write the chosen model (.keras)")
     ap.add_argument("--max-ms", type=float, default=5.0)
     ap.add_argument("--max-mb", type=float, default=10.0)
-    ap.add_argument("--val-fraction", type=float, default=0.1, help="as given to train_reference.py")
-    ap.add_argument("--seed", type=int, default=42, help="as given to train_reference.py (it seeds the split)")
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="as given to tools.reference train")
+    ap.add_argument("--seed", type=int, default=42, help="as given to tools.reference train (it seeds the split)")
     ap.add_argument("--subsets", action="store_true",
                     help="also measure the average of every subset of 2+ members (each + flip) as a teacher")
     args = ap.parse_args(argv)
 
-    from evaluate_reference import latency_in_turns, scores
     from helpers.data import course_splits, load_fer2013
     from helpers.pretrained import sha256_of
 
-    # the validation split train_reference.py held out (same fraction and seed)
+    # the validation split tools.reference train held out (same fraction and seed)
     val = course_splits(load_fer2013(args.data), args.val_fraction, args.seed)["val"]
     networks = serving_networks(args.members)
 

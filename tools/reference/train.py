@@ -1,20 +1,20 @@
 """Train the course's reference model (the recipe behind data/fer_reference.keras).
 
     # one sitting (on a CPU with AMX, add --precision mixed_bfloat16: about 3x faster)
-    python tools/train_reference.py --data data/fer2013 --run-dir runs/reference --time-budget-min 100 \
+    python -m tools.reference train --data data/fer2013 --run-dir runs/reference --time-budget-min 100 \
         --export runs/reference/fer_reference.keras
     # a later sitting continues from the best model of the previous one, with a fresh schedule
-    python tools/train_reference.py --data data/fer2013 --run-dir runs/next --init-from runs/reference/best.keras \
+    python -m tools.reference train --data data/fer2013 --run-dir runs/next --init-from runs/reference/best.keras \
         --lr 5e-4 --augment weak --time-budget-min 120 --export runs/next/fer_reference.keras
 
     # a second, different network (for an ensemble), then combine and choose the form on validation
-    python tools/train_reference.py --data data/fer2013 --recipe vgg-slim --run-dir runs/slim --time-budget-min 120 \
+    python -m tools.reference train --data data/fer2013 --recipe vgg-slim --run-dir runs/slim --time-budget-min 120 \
         --export runs/slim/fer_reference.keras
-    python tools/ensemble_reference.py runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
+    python -m tools.reference ensemble runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras \
         --data data/fer2013 --out runs/ensemble/fer_reference.keras
 
     # distillation: the networks' average (each + flip: too slow to serve) teaches one network that fits 5 ms
-    python tools/train_reference.py --data data/fer2013 --run-dir runs/distil --init-from runs/next/best.keras \
+    python -m tools.reference train --data data/fer2013 --run-dir runs/distil --init-from runs/next/best.keras \
         --teacher runs/next/fer_reference_plain.keras runs/slim/fer_reference_plain.keras --augment weak \
         --lr 5e-4 --time-budget-min 65 --export runs/distil/fer_reference.keras
 
@@ -26,7 +26,7 @@ categorical cross-entropy with label smoothing, a cosine learning-rate schedule 
 and the best epoch on *validation* accuracy. With ``--teacher`` the targets are soft: each
 augmented face's label mixed with the teacher's probabilities for that face (knowledge
 distillation, Hinton et al. 2015, at temperature 1); the teacher only labels Training faces. The test split is never read here:
-``tools/evaluate_reference.py`` measures it once and publishes the model with its card.
+``python -m tools.reference evaluate`` measures it once and publishes the model with its card.
 
 Resumable: every epoch is backed up in ``RUN_DIR/backup``; run the same command again after an
 interruption (Ctrl-C, a closed laptop, a Colab disconnect) and it continues from the last
@@ -43,8 +43,8 @@ network, as a distilled sitting does. Under JAX that still runs the augmentation
 one batch at a time on the default device: run 15's 64 ms per batch of 128 on the GPU would make
 about 13 s per epoch, against 112 s inside the model (not yet measured on a GPU). ``--export`` wraps the
 best model with flip test-time augmentation and writes it as a course-contract ``.keras`` file (and
-``*_plain.keras`` without the flip). ``tools/ensemble_reference.py`` can turn one or more of these into
-the served model; ``tools/evaluate_reference.py`` measures it on the test split and publishes it as
+``*_plain.keras`` without the flip). ``python -m tools.reference ensemble`` can turn one or more of these into
+the served model; ``python -m tools.reference evaluate`` measures it on the test split and publishes it as
 the file ``helpers.pretrained.load_pretrained`` reads.
 """
 
@@ -59,31 +59,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
-
-RECIPES = {
-    # name: builder settings (see helpers.models.build_vgg_cnn and helpers.augmentation)
-    "vgg-default": dict(),  # the shipped model's architecture
-    "vgg-slim": dict(widths=(32, 64, 128, 224)),  # the ensemble's second member: 1.06 M parameters
-    "vgg-deep": dict(widths=(32, 64, 128, 256), convs_per_block=(2, 2, 3, 3), dense=256, dropout=0.4, block_dropout=0.1),
-    # one conv at full resolution, wider at 12x12 and 6x6: 1.85 M parameters for about the shipped
-    # network's time per face (run 25 in data/EXPERIMENTS.md)
-    "vgg-lean": dict(widths=(32, 64, 160, 320), convs_per_block=(1, 2, 2, 2)),
-}
-
-AUGMENT = {
-    # --augment name: strengths passed to helpers.augmentation.augmentation_block ({} = its defaults; None = off)
-    "default": {},
-    "weak": dict(rotation=0.02, zoom=0.05, translation=0.05, contrast=0.1, brightness=0.1),
-    "none": None,
-}
+from . import ROOT
+from .common import AUGMENT, RECIPES, scores, serving_networks
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tools.reference train", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="fer2013.csv, or a folder with train/<emotion>/ (test/ is not needed)")
     p.add_argument("--run-dir", default=str(ROOT / "runs" / "reference"))
     p.add_argument("--recipe", default="vgg-default", choices=sorted(RECIPES) + ["compact"])
@@ -112,8 +93,8 @@ def parse_args(argv=None):
                         "Keras on JAX with a GPU, where the layers inside made each step 170x slower (run 15); "
                         "not yet measured there")
     p.add_argument("--seed", type=int, default=42,
-                   help="seeds the validation split (give the same one to ensemble_reference.py --seed; "
-                        "evaluate_reference.py uses the default, 42) and, unless --draw-seed is given, the "
+                   help="seeds the validation split (give the same one to tools.reference ensemble --seed; "
+                        "tools.reference evaluate uses the default, 42) and, unless --draw-seed is given, the "
                         "run's random draws")
     p.add_argument("--draw-seed", type=int, default=None,
                    help="seed of the initial weights, shuffles and augmentation draws (default: --seed): give "
@@ -192,14 +173,13 @@ def sitting_seed(seed: int, run_dir: Path, init_from: str | None = None) -> int:
 def teacher_model(paths: list, dtype: str = "float32"):
     """The teacher for distillation: the networks in ``paths`` (batch norm folded), each averaged
     with its mirror image, then averaged together: the ``ensemble + flip`` candidate of
-    ``tools/ensemble_reference.py``, which is too slow to serve but can label faces for a student.
+    ``python -m tools.reference ensemble``, which is too slow to serve but can label faces for a student.
 
     ``dtype="mixed_bfloat16"`` computes in bfloat16 (the same weights): about 4x faster on a CPU
     with AMX, with probabilities within 0.005 of float32's (measured on two reference networks).
     """
     import keras
 
-    from ensemble_reference import serving_networks
     from helpers.models import ensemble, with_flip_tta
 
     networks = serving_networks(paths)
@@ -311,7 +291,6 @@ def main(argv=None) -> dict:
     import keras
     import numpy as np
 
-    from evaluate_reference import scores
     from helpers import models
     from helpers.augmentation import augmentation_block
     from helpers.course import seed_everything
@@ -447,10 +426,10 @@ def main(argv=None) -> dict:
     best.set_weights(weights)
     probs = best.predict(val.images, batch_size=512, verbose=0)
     tta = models.with_flip_tta(best, name="fer_reference")
-    flip = scores(tta.predict(val.images, batch_size=512, verbose=0), val.labels)  # as evaluate_reference.py scores
+    flip = scores(tta.predict(val.images, batch_size=512, verbose=0), val.labels)  # as tools.reference evaluate scores
 
     result = {
-        "command": "python tools/train_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m tools.reference train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "init_from": args.init_from, "precision": args.precision, "weight_decay": args.weight_decay,
         "recipe": args.recipe, "augment": args.augment, "augment_outside": args.augment_outside, "label_smoothing": args.label_smoothing,
         "class_weights": args.class_weights, "teacher": args.teacher,

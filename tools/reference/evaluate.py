@@ -1,12 +1,12 @@
 """Evaluate a trained reference model once on the test split and publish it with its model card.
 
-    python tools/evaluate_reference.py runs/reference/fer_reference.keras --data /path/to/fer2013 \
+    python -m tools.reference evaluate runs/reference/fer_reference.keras --data /path/to/fer2013 \
         --run-dir runs/reference --publish
     # a model trained over several sittings (--init-from): every sitting's run folder, in order
-    python tools/evaluate_reference.py runs/next/fer_reference.keras --data /path/to/fer2013 \
+    python -m tools.reference evaluate runs/next/fer_reference.keras --data /path/to/fer2013 \
         --run-dir runs/reference --run-dir runs/next --publish
-    # an ensemble (tools/ensemble_reference.py): each network's sittings, comma-separated, in order
-    python tools/evaluate_reference.py runs/ensemble/fer_reference.keras --data /path/to/fer2013 \
+    # an ensemble (python -m tools.reference ensemble): each network's sittings, comma-separated, in order
+    python -m tools.reference evaluate runs/ensemble/fer_reference.keras --data /path/to/fer2013 \
         --member runs/reference,runs/next --member runs/slim --publish
 
 Computes accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on the
@@ -23,54 +23,10 @@ import os
 import platform
 import re
 import shutil
-import statistics
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))  # train_reference's --augment settings, for the card
-import helpers  # noqa: E402,F401  (first: its quiet start silences TensorFlow's C++ log lines)
-
-
-def latency_in_turns(models: dict, repeats: int = 200, rounds: int = 3) -> dict:
-    """Time to classify one face (batch of 1, a compiled call) for each of ``models``, in turns.
-
-    Each round times ``repeats`` calls of every model, one model after the other, ``rounds``
-    times. Single-face timings on a shared 2-core machine drift by tens of percent over minutes:
-    in turns, a slow spell falls on every model instead of deciding a limit for one. Each model
-    gets the median of its rounds' medians (``median_ms``: one disturbed round does not decide
-    it), the 90th percentile of all its calls (``p90_ms``) and ``round_medians_ms``.
-    """
-    import numpy as np
-
-    x = np.random.default_rng(0).integers(0, 256, (1, 48, 48, 1)).astype("uint8")
-    for model in models.values():
-        for _ in range(20):  # warm up: the first calls build and compile
-            model.predict_on_batch(x)
-    calls = {name: [] for name in models}  # name -> one list of times per round
-    for _ in range(rounds):
-        for name, model in models.items():
-            these = []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                model.predict_on_batch(x)
-                these.append((time.perf_counter() - t) * 1000)
-            calls[name].append(these)
-    out = {}
-    for name, per_round in calls.items():
-        medians = [statistics.median(r) for r in per_round]
-        every = sorted(t for r in per_round for t in r)
-        out[name] = {"median_ms": round(statistics.median(medians), 2),
-                     "p90_ms": round(every[int(0.9 * len(every))], 2),
-                     "round_medians_ms": [round(m, 2) for m in medians]}
-    return out
-
-
-def per_face_latency_ms(model, repeats: int = 200, rounds: int = 3) -> dict:
-    """:func:`latency_in_turns` for one model (the card's number)."""
-    return latency_in_turns({"model": model}, repeats, rounds)["model"]
+from . import ROOT
+from .common import AUGMENT, RECIPES, per_face_latency_ms, scores
 
 
 def evaluate(model, split) -> dict:
@@ -95,27 +51,6 @@ def test_scores(model, train, test) -> dict:
     return {"test": scores(probs, test.labels), "test_without_twins": without}
 
 
-def scores(probs, labels) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of ``probs`` (n, 7)."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-
-    from helpers import CLASS_NAMES
-
-    labels = np.asarray(labels)
-    pred = probs.argmax(1)
-    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=range(7), zero_division=0)
-    return {
-        "n": int(len(labels)),
-        "accuracy": float((pred == labels).mean()),
-        "macro_f1": float(f1_score(labels, pred, average="macro")),
-        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-                      for i, c in enumerate(CLASS_NAMES)},
-        "confusion": confusion_matrix(labels, pred, labels=range(7)).tolist(),
-        "mean_probability_sum": float(np.mean(probs.sum(1))),
-    }
-
-
 def _settings(builder, overrides: dict) -> dict:
     """``builder``'s keyword defaults with ``overrides`` applied: what a recipe actually passed."""
     import inspect
@@ -124,9 +59,8 @@ def _settings(builder, overrides: dict) -> dict:
 
 
 def describe_augmentation(name: str) -> str:
-    """``tools/train_reference.py --augment NAME`` in words, from the strengths it passes to the block."""
+    """``python -m tools.reference train --augment NAME`` in words, from the strengths it passes to the block."""
     from helpers.augmentation import augmentation_block
-    from train_reference import AUGMENT
 
     if AUGMENT[name] is None:
         return "none"
@@ -136,9 +70,8 @@ def describe_augmentation(name: str) -> str:
 
 
 def describe_network(sitting: dict) -> str:
-    """A trained network in words, from the recipe its sitting recorded (``train_reference.RECIPES``)."""
+    """A trained network in words, from the recipe its sitting recorded (``common.RECIPES``)."""
     from helpers.models import build_vgg_cnn
-    from train_reference import RECIPES
 
     recipe, params = sitting.get("recipe", "?"), sitting.get("params")
     counted = f", {params:,} parameters as trained" if params else ""
@@ -218,7 +151,7 @@ def model_card(m: dict) -> str:
         ", with each batch norm folded into the layer before it for serving (`helpers.models.fold_batch_norm`: "
         "the same outputs, fewer operations per face)")
     selection_rows = "" if not selection else (
-        f"\nThe exported form was chosen on validation by `tools/ensemble_reference.py`, with a rule fixed before the "
+        f"\nThe exported form was chosen on validation by `python -m tools.reference ensemble`, with a rule fixed before the "
         f"test split was read: the most accurate candidate within {selection['max_ms']} ms per face and "
         f"{selection['max_mb']} MB. Chosen: **{selection['chosen']}**.\n\n"
         "| candidate | validation accuracy | validation macro-F1 | disgust recall (val) | ms per face (median) | MB |\n"
@@ -254,10 +187,12 @@ def model_card(m: dict) -> str:
     worst = min(t["per_class"].items(), key=lambda kv: kv[1]["recall"])
     rounds = m["latency_per_face"].get("round_medians_ms")
     rounds = f"; median of {len(rounds)} rounds' medians: {', '.join(map(str, rounds))} ms" if rounds else ""
+    old_names = (" (the commands as recorded: `tools/train_reference.py` is now `python -m tools.reference train`, "
+                 "with the same options)") if any(t.get("command", "").startswith("python tools/") for t in sittings) else ""
     return f"""# Model card: `fer_reference.keras`
 
 The course's reference facial-expression classifier, loaded with `helpers.pretrained.load_pretrained()`.
-All numbers below were measured by `tools/evaluate_reference.py` and are stored in
+All numbers below were measured by `python -m tools.reference evaluate` and are stored in
 `data/fer_reference_metrics.json` (a test re-measures the test accuracy on real FER2013).
 
 ## At a glance
@@ -278,8 +213,8 @@ FER2013 (Goodfellow et al., 2013): 48x48 grayscale web images of faces labelled 
 seven expressions. {_splits_in_words(m, selection)}
 
 ## Recipe
-Trained with `tools/train_reference.py`: {len(members)} network(s), {len(sittings)} sitting(s); a later
-sitting starts from the previous one's best model (`--init-from`) with a fresh warm-up and cosine schedule:
+Trained with `python -m tools.reference train`: {len(members)} network(s), {len(sittings)} sitting(s); a later
+sitting starts from the previous one's best model (`--init-from`) with a fresh warm-up and cosine schedule{old_names}:
 
 | network | sitting | command | epochs | minutes | hardware | best validation accuracy (without / with flip-TTA) |
 |---|---|---|---|---|---|---|
@@ -336,7 +271,7 @@ def remeasure(model, splits: dict, source: str) -> None:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.reference evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--data", default=os.environ.get("FER2013_DIR"))
     ap.add_argument("--run-dir", action="append", default=[],
@@ -354,7 +289,6 @@ def main(argv=None) -> None:
                     help="copy the model to data/, record its SHA-256 and write the metrics and card there")
     args = ap.parse_args(argv)
 
-    import helpers  # noqa: F401  (first: the course's quiet start, before TensorFlow loads)
     import keras
 
     from helpers.data import course_splits, load_fer2013
@@ -392,7 +326,7 @@ def main(argv=None) -> None:
             if not (run / "result.json").exists():
                 raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
             metrics["members"][-1].append(json.loads((run / "result.json").read_text()))
-    chosen = Path(args.model).parent / "candidates.json"  # written by tools/ensemble_reference.py
+    chosen = Path(args.model).parent / "candidates.json"  # written by python -m tools.reference ensemble
     if chosen.exists():
         selection = json.loads(chosen.read_text())
         if selection.get("sha256") == sha256_of(args.model):
