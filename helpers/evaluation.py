@@ -396,7 +396,7 @@ def compare_on_validation(models: dict, val, train_labels, batch_size: int = 256
     Args:
         models: ``{name: model}``, each following the course contract (raw 48x48x1 pixels 0-255
             in, 7 probabilities out), e.g. yours, one trained from scratch and the reference.
-        val: the validation :class:`~helpers.data.Split` (never the test split).
+        val: the validation :class:`~helpers.splits.Split` (never the test split).
         train_labels: the training labels, for the majority-class baseline's row.
 
     Returns:
