@@ -161,3 +161,12 @@ def test_import_helpers_loads_neither_tensorflow_nor_keras():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", f"`import helpers` loaded {out.stdout.strip()}"
+
+
+def test_pyproject_installs_every_helpers_package():
+    """A regular (non-editable) install, e.g. Colab's ``pip install``, gets only the packages pyproject lists."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    packages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "helpers").rglob("__init__.py")}
+    assert packages <= listed, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(packages - listed)}"
