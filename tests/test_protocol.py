@@ -121,23 +121,6 @@ def test_locked_test_split_raises_until_final_test(monkeypatch, no_real_data):
     np.testing.assert_array_equal(plain["test"].images, opened.images)
 
 
-def _cells_reading_test(path: Path, timeout: int = 1200) -> list[str]:
-    """Execute a notebook with the test split locked; the error of the first cell that reads it."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(path, as_version=4)
-    env = {**os.environ, "FER_LOCK_TEST": "1", "FER_QUICK": "1", "PYTHONPATH": str(ROOT)}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
-    client.km = client.create_kernel_manager()
-    try:
-        client.execute(env=env)
-    except CellExecutionError as error:
-        return [str(error)[-2000:]]
-    return []
-
-
 @pytest.mark.parametrize("notebook", ["06_evaluation", "07_webcam", "08_dataset_limits"])
 def test_lessons_06_to_08_name_the_test_split_only_in_the_final_cell(notebook):
     """Static half: only lesson 06's marked final cell opens the test split or names it."""
@@ -154,11 +137,27 @@ def test_lessons_06_to_08_name_the_test_split_only_in_the_final_cell(notebook):
             assert not re.search(r"""\[["']test["']\]|\btest\.(images|labels)|public_test|private_test""", source), source
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ["06_evaluation", "07_webcam", "08_dataset_limits"])
-def test_lessons_06_to_08_read_the_test_split_only_in_the_final_cell(notebook):
-    """Dynamic half: run with FER_LOCK_TEST=1, where any read of the test split before final_test raises."""
-    assert _cells_reading_test(ROOT / "solutions" / f"{notebook}.ipynb") == []
+def test_nbval_runs_lessons_06_to_08_with_the_test_split_locked(notebook, monkeypatch):
+    """Dynamic half: nbval executes these notebooks (solutions and lessons) with FER_LOCK_TEST=1 set
+    by conftest's plugin before their kernel starts, so any read of the test split before final_test fails
+    the notebook; the other notebooks run unlocked."""
+    import conftest
+
+    class Item:  # what conftest's hook reads of an nbval cell item
+        def __init__(self, path):
+            self.fspath = path
+
+    monkeypatch.delenv("FER_LOCK_TEST", raising=False)
+    for folder in ("solutions", "lessons"):
+        conftest.LockTestSplit().pytest_runtest_setup(Item(ROOT / folder / f"{notebook}.ipynb"))
+        assert os.environ.get("FER_LOCK_TEST") == "1"
+        conftest.LockTestSplit().pytest_runtest_setup(Item(ROOT / folder / "05_training.ipynb"))
+        assert "FER_LOCK_TEST" not in os.environ
+        conftest.LockTestSplit().pytest_runtest_setup(Item(ROOT / folder / f"{notebook}.ipynb"))
+        conftest.LockTestSplit().pytest_runtest_setup(Item(ROOT / "tests" / "test_data.py"))  # the next file in this worker
+        assert "FER_LOCK_TEST" not in os.environ
+    assert notebook in conftest.LOCKED_NOTEBOOKS
 
 
 # --------------------------------------------------------------------------- a quiet start
@@ -227,17 +226,3 @@ def test_card_and_readme_report_test_numbers_with_and_without_twins():
             assert f"{100 * scores['accuracy']:.1f} %" in text and f"{100 * scores['macro_f1']:.1f} %" in text
         assert "twins included" in text
 
-
-@pytest.mark.slow
-def test_twin_free_test_numbers_reproduce(fer_dir):
-    import json
-
-    from helpers import pretrained
-
-    metrics = json.loads((ROOT / "data" / "fer_reference_metrics.json").read_text())
-    s = course_splits(data.load_fer2013(fer_dir, verbose=False))
-    twin = has_twin_in(s["test"].images, s["train"].images)
-    assert int(twin.sum()) == metrics["test_without_twins"]["twins_in_train"]
-    probs = pretrained.load_pretrained().predict(s["test"].images[~twin], batch_size=256, verbose=0)
-    accuracy = float((probs.argmax(1) == s["test"].labels[~twin]).mean())
-    assert accuracy == pytest.approx(metrics["test_without_twins"]["accuracy"], abs=0.002)
