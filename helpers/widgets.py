@@ -290,8 +290,8 @@ def threshold_explorer(split, probs: np.ndarray, start: float = 0.5, fixed: Sequ
     def redraw(_=None) -> None:
         thresholds[cls.value] = slider.value
         metrics = threshold_metrics(y, probs, thresholds)
-        table.value = metrics.to_html(float_format=lambda v: f"{v:.3f}", classes="fer-thresholds")
         image.value = figure_png(_threshold_figure(y, probs, cls.value, slider.value))
+        table.value = metrics.to_html(float_format=lambda v: f"{v:.3f}", classes="fer-thresholds")
 
     def pick_class(_) -> None:
         slider.unobserve(redraw, names="value")
@@ -606,8 +606,11 @@ class LiveView:
         self.widget = None
 
     def show(self):
-        """Display Start / Stop, the frame and the FPS; returns the widget (None when widgets are off)."""
-        if not widgets_enabled():
+        """Display Start / Stop, the frame and the FPS; returns the widget (None when widgets are off,
+        and in Colab, where the browser camera shows the annotated frames and its own Stop button)."""
+        from .inference import in_colab
+
+        if not widgets_enabled() or in_colab():
             return None
         import ipywidgets as w
 
