@@ -281,7 +281,7 @@ def threshold_explorer(split, probs: np.ndarray, start: float = 0.5, fixed: Sequ
     import ipywidgets as w
 
     thresholds = np.full(NUM_CLASSES, float(start))
-    cls = w.Dropdown(options=[(n, i) for i, n in enumerate(CLASS_NAMES)], value=int(np.argmin(np.bincount(y, minlength=NUM_CLASSES) == 0)),
+    cls = w.Dropdown(options=[(n, i) for i, n in enumerate(CLASS_NAMES)], value=int(np.flatnonzero(np.bincount(y, minlength=NUM_CLASSES))[0]),
                      description="class")
     slider = w.FloatSlider(value=float(start), min=0.0, max=1.0, step=0.01, description="threshold",
                            continuous_update=False, readout_format=".2f")

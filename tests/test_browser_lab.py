@@ -90,7 +90,7 @@ def lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                FER_WIDGETS="1", JUPYTER_CONFIG_DIR=str(folder / ".jupyter"), JUPYTERLAB_SETTINGS_DIR=str(folder / ".lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(folder / ".lab-workspaces"))
+               JUPYTERLAB_WORKSPACES_DIR=str(folder / ".lab-workspaces"), JUPYTER_RUNTIME_DIR=str(folder / ".runtime"))
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True",
                "--LabApp.news_url=", "--ServerApp.disable_check_xsrf=False"]
