@@ -141,7 +141,7 @@ def test_widgets_respond_in_jupyterlab(lab):
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{url}/lab/tree/widgets.ipynb?token={token}", timeout=60_000)
