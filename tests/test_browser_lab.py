@@ -10,7 +10,8 @@ Chromium; playwright's browser download is never used), runs every cell, then:
 * drags the threshold slider of :func:`helpers.widgets.threshold_explorer` and checks that the
   precision / recall table changed;
 * presses Start in :class:`helpers.widgets.LiveView` (frames made from a sample photo) and
-  checks that frames arrive in the image and the FPS line reports the run.
+  checks that frames arrive in the image and the FPS line reports the run;
+* clicks agree / wrong label / not a face in :class:`helpers.widgets.LabelReview` and checks the tally.
 
 Screenshots of each widget go to ``runs/browser/`` (git-ignored; ``FER_BROWSER_ARTEFACTS``
 overrides it). Skips, with the reason, when Chromium or playwright is not installed
@@ -62,6 +63,9 @@ photo = inference.sample_photos()["grace_hopper"]
 frames = inference.jittered_frames(photo, n=30, size=(320, 240), seed=0)
 live = widgets.LiveView(DrawOnly(), lambda: inference.ArraySource(frames))
 live.show();""",
+    """faces = rng.integers(0, 255, (3, 48, 48, 1)).astype(np.uint8)
+review = widgets.LabelReview(faces, np.array([0, 1, 2]), np.eye(7)[[3, 6, 2]] * 0.9 + 0.1 / 7, indices=[0, 1, 2])
+review.show();""",
 ]
 
 
@@ -201,6 +205,20 @@ def test_widgets_respond_in_jupyterlab(lab):
             frame = live.locator("img").first
             assert frame.get_attribute("src"), "no frame reached the image"
             live.screenshot(path=str(ARTEFACTS / "live_view.png"))
+
+            # 4. label review: three clicks, the tally follows and the buttons switch off
+            review = page.locator(".fer-label-review")
+            review.wait_for(timeout=60_000)
+            review.scroll_into_view_if_needed()
+            review.screenshot(path=str(ARTEFACTS / "label_review_start.png"))
+            caption = review.locator(".widget-html").first
+            for choice, seen in (("wrong label", "face 2 of 3"), ("not a face", "face 3 of 3"), ("agree", "All 3 faces")):
+                review.locator("button", has_text=choice).click()
+                page.wait_for_function("([e, text]) => e.innerText.includes(text)", arg=[caption.element_handle(), seen],
+                                       timeout=30_000)
+            assert "agree: 1, wrong label: 1, not a face: 1" in caption.inner_text()
+            assert review.locator("button", has_text="agree").is_disabled()
+            review.screenshot(path=str(ARTEFACTS / "label_review_done.png"))
         except Exception:
             page.screenshot(path=str(ARTEFACTS / "failure.png"))
             raise
