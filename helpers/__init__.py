@@ -13,6 +13,8 @@
 * :mod:`helpers.explain`  Grad-CAM and embeddings (06, 08)
 * :mod:`helpers.inference` face detection, preprocessing, smoothing, the live pipeline (07)
 * :mod:`helpers.webcam`   command line for the live pipeline
+* :mod:`helpers.widgets`  interactive controls (ipywidgets) for lessons 03, 06, 07, 08, each with a static fallback
+* :mod:`helpers.demo`     lesson 00's first minute: the reference model on the sample photos and a snapshot
 * :mod:`helpers.pretrained` the course's reference model, SHA-256 checked
 * :mod:`helpers.checks`   exercise checks used in every lesson
 * :mod:`helpers.doctor`   ``python -m helpers.doctor``: is this machine ready for the workshop?
