@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -83,9 +84,18 @@ def test_make_lab_serves_lessons_and_solutions(tmp_path, user):
     venv = Path(sys.prefix)
     if not (venv / "bin" / "jupyter").is_file():
         pytest.skip(f"the tests do not run from a virtual environment with bin/jupyter ({venv})")
-    home = tmp_path / "home"
-    home.mkdir()
-    prefix = as_user_prefix(user, home)
+    # pytest's tmp_path is private to this user: the other account gets a folder of its own in /tmp
+    home = Path(tempfile.mkdtemp(prefix="fer-lab-home-")) if user else tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    try:
+        run_make_lab(make, venv, home, as_user_prefix(user, home), tmp_path / "lab.log", user)
+    finally:
+        if user:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def run_make_lab(make: str, venv: Path, home: Path, prefix: list[str], log_path: Path, user: str | None) -> None:
+    """Start ``make lab`` with ``prefix`` (another user or none), check what it serves, stop it."""
     port, token = free_port(), secrets.token_hex(16)
     lab_args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --LabApp.news_url="
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
@@ -94,7 +104,6 @@ def test_make_lab_serves_lessons_and_solutions(tmp_path, user):
            "PYTHONPATH": str(ROOT)}
     command = prefix + ["env", *(f"{k}={v}" for k, v in env.items()), make, "--no-print-directory", "-C", str(ROOT),
                         "-o", f"{venv}/bin/.installed", "lab", f"VENV={venv}", f"LAB_ARGS={lab_args}"]
-    log_path = tmp_path / "lab.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
