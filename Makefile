@@ -22,8 +22,11 @@ setup: $(BIN)/.installed
 # Root (containers, cloud VMs, classroom images) needs --allow-root; a normal user does not.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Extra options for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port 8890"
+LAB_ARGS ?=
+
 lab: setup
-	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" lessons/00_welcome.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) lessons/00_welcome.ipynb
 
 test: setup
 	FER_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile

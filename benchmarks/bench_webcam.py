@@ -18,6 +18,7 @@ tracking between full detections.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import platform
 import sys
@@ -176,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFrames: {len(frames)} of 640x480 from {', '.join(photos)} (face 150 px wide; shifts, lighting, "
           "noise), one face each")
 
-    for every, label in ((inference.EmotionPipeline.__init__.__defaults__[-1],
-                          "default: a full detection every N frames (N = redetect_every), template tracking between"),
+    default_every = inspect.signature(inference.EmotionPipeline).parameters["redetect_every"].default
+    for every, label in ((default_every,
+                          f"default: template tracking, a search every {default_every} frames (redetect_every)"),
                          (1, "full Haar detection on every frame")):
         res = run_pipeline(model, frames, every)
         print(f"\nPipeline, {label}:")

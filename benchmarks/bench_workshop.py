@@ -80,15 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", default=["04", "05"], help="lesson numbers (default: 04 05)")
     parser.add_argument("--mode", default="workshop", choices=["quick", "workshop", "full"])
     parser.add_argument("--data", default=os.environ.get("FER2013_DIR") or str(ROOT.parent / "shared" / "fer2013"))
+    parser.add_argument("--allow-demo", action="store_true", help="run on the offline demo data when --data is absent")
     parser.add_argument("--timeout-min", type=float, default=30, help="per cell")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_workshop.jsonl"))
     args = parser.parse_args(argv)
 
     if Path(args.data).exists():
         os.environ["FER2013_DIR"] = str(Path(args.data).resolve())
+    elif not args.allow_demo:
+        raise SystemExit(f"No FER2013 at {args.data}: pass --data /path/to/fer2013 (the folder with train/ and test/, "
+                         "or fer2013.csv). Workshop times and accuracies on the offline demo data say nothing about "
+                         "FER2013; add --allow-demo to run on it anyway.")
     else:
-        print(f"No FER2013 at {args.data}: the notebooks will run on the offline demo data (their banner says so); "
-              "the numbers then say nothing about FER2013.")
+        os.environ.pop("FER2013_DIR", None)
+        print(f"No FER2013 at {args.data}: running on the offline demo data (--allow-demo); the numbers say nothing "
+              "about FER2013.")
     workdir = ROOT / "runs" / "bench_workshop"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"no solutions/{number}_*.ipynb")
         print(f"running {paths[0].name} in {args.mode} mode ...", flush=True)
         result = run_notebook(paths[0], args.mode, workdir, int(args.timeout_min * 60))
+        result["data"] = os.environ.get("FER2013_DIR", "offline demo data")
         print(json.dumps(result), flush=True)
         with out.open("a") as f:
             f.write(json.dumps(result) + "\n")

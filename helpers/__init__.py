@@ -35,9 +35,12 @@ Inference (07)
   * :mod:`helpers.sample_frames` package photos and webcam-like frames made from them
   * :mod:`helpers.inference`     classify and smooth, the live pipeline (and the names above, in one place)
   * :mod:`helpers.webcam`        ``python -m helpers.webcam``: the live pipeline on the command line
+Notebook controls
+  * :mod:`helpers.widgets`       ipywidgets controls for lessons 03, 06, 07, 08, each with a static fallback
 Around the lessons
   * :mod:`helpers.checks`        exercise checks: the machinery and one module per lesson
   * :mod:`helpers.doctor`        ``python -m helpers.doctor``: is this machine ready for the workshop?
+  * :mod:`helpers.demo`          lesson 00's first minute: the reference model on the sample photos and a snapshot
   * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
 
 ``import helpers`` loads the settings, the data modules and checks (no TensorFlow, no Keras);

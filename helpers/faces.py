@@ -189,6 +189,14 @@ class FaceDetector:
         min_size: smallest face, in pixels of the downscaled frame (the cascade's window is 20):
             with the defaults, 32 pixels in a 640x480 frame, so that a face 40 pixels wide (someone
             sitting a few metres from a laptop camera) is found; the cost grows as it shrinks.
+        small_face_max: in :meth:`search`, faces up to this many pixels wide are searched at full
+            detection resolution (the costly part), larger ones on a copy shrunk to ``coarse_size``.
+        coarse_size: longer side of that shrunk copy (240: a face is found there reliably from
+            about 40 pixels of the copy, about 100 pixels of a 640x480 frame).
+        bands: :meth:`search` scans the small faces in one of this many horizontal bands per call.
+
+    :meth:`detect` searches the whole frame at every size at once; the live pipeline calls the
+    cheaper :meth:`search` instead.
     """
 
     def __init__(
@@ -198,12 +206,18 @@ class FaceDetector:
         scale_factor: float = 1.2,
         min_neighbors: int = 3,
         min_size: int = 32,
+        small_face_max: int = 128,
+        coarse_size: int = 240,
+        bands: int = 4,
     ):
         self.classifier = load_cascade(cascade)
         self.detect_size = int(detect_size)
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
         self.min_size = max(int(min_size), 1)
+        self.small_face_max = max(int(small_face_max), self.min_size)
+        self.coarse_size = int(coarse_size)
+        self.bands = max(1, int(bands))
         self._small: np.ndarray | None = None  # reused buffers
         self._gray: np.ndarray | None = None
 
@@ -243,6 +257,87 @@ class FaceDetector:
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
     __call__ = detect
+
+    def _scan(self, image: np.ndarray, min_size: int, max_size: int | None = None, neighbours: int | None = None) -> list[Box]:
+        """``detectMultiScale`` on ``image`` with this detector's settings; boxes in ``image`` pixels."""
+        min_size = max(min_size, 20)
+        if min(image.shape[:2]) < min_size or (max_size is not None and max_size < min_size):
+            return []
+        sizes = {"maxSize": (max_size, max_size)} if max_size is not None else {}
+        found = self.classifier.detectMultiScale(image, scaleFactor=self.scale_factor, minSize=(min_size, min_size),
+                                                 minNeighbors=self.min_neighbors if neighbours is None else neighbours, **sizes)
+        return [tuple(int(v) for v in b) for b in (found if len(found) else [])]
+
+    def search(self, frame: np.ndarray, around: Sequence[Box] = (), band: int | None = None) -> list[Box]:
+        """The live pipeline's cheaper search: a few parts of :meth:`detect`'s work, chosen per call.
+
+        * faces larger than about ``0.8 * small_face_max`` anywhere, on a copy shrunk to
+          ``coarse_size``, with one neighbour more (``min_neighbors + 1``: fewer false faces
+          at that low resolution);
+        * near each box of ``around`` (faces being tracked, in frame pixels): the same face again,
+          at a size from 0.6x to 1.6x its box, on its region alone, with one neighbour fewer
+          (``min_neighbors - 1``: a face seen there a moment ago needs less evidence), so a
+          tracked face is re-found at any size (the candidate that overlaps its box most), and one
+          that left is dropped;
+        * small faces (``min_size`` to ``small_face_max``) at full detection resolution only in
+          horizontal band ``band`` of ``bands`` (overlapping, so that every face lies wholly in
+          one of them): calling with band 0, 1, ... covers the whole frame in ``bands`` calls.
+          ``None`` skips them.
+
+        Returns boxes ``(x, y, w, h)`` in the frame's own pixels, largest first, overlaps merged.
+        """
+        frame = as_uint8(frame)
+        image, scale = self.detection_image(frame)
+        height = image.shape[0]
+        found: list[Box] = []
+        coarse = min(1.0, self.coarse_size / max(image.shape[:2]))
+        small = cv2.resize(image, (max(1, round(image.shape[1] * coarse)), max(1, round(height * coarse))),
+                           interpolation=cv2.INTER_AREA) if coarse < 1 else image
+        min_coarse = max(self.min_size, round(0.8 * self.small_face_max)) if coarse < 1 else self.min_size
+        found += [_scaled(b, 1 / coarse) for b in self._scan(small, round(min_coarse * coarse), None, self.min_neighbors + 1)]
+        for box in around:
+            try:
+                x, y, w, h = expand_box(_scaled(box, scale), 0.5, image.shape)
+            except ValueError:  # a box from a frame of another size
+                continue
+            side = _scaled(box, scale)[2]
+            zoom = min(1.0, 48.0 / max(1, side))  # the face about 48 pixels wide: enough for the cascade
+            region = image[y : y + h, x : x + w]
+            if zoom < 1:
+                region = cv2.resize(region, (max(1, round(w * zoom)), max(1, round(h * zoom))), interpolation=cv2.INTER_AREA)
+            candidates = [(fx + x, fy + y, fw, fh) for fx, fy, fw, fh in (
+                _scaled(b, 1 / zoom) for b in self._scan(region, round(0.6 * side * zoom), round(1.6 * side * zoom),
+                                                        max(1, self.min_neighbors - 1)))]
+            if candidates:  # the one most like the tracked box (the largest would make boxes grow from search to search)
+                found.append(max(candidates, key=lambda b: iou(b, _scaled(box, scale))))
+        if band is not None and coarse < 1:
+            step = height / self.bands
+            top = int(step * (band % self.bands))
+            bottom = min(height, int(np.ceil(step * (band % self.bands + 1))) + self.small_face_max)
+            found += [(x, y + top, w, h) for x, y, w, h in self._scan(image[top:bottom], self.min_size, self.small_face_max)]
+        return _merged([_scaled(b, 1 / scale) for b in found])
+
+
+def _scaled(box: Box, factor: float) -> Box:
+    """``box`` with every coordinate multiplied by ``factor`` and rounded."""
+    return tuple(int(round(v * factor)) for v in box)  # type: ignore[return-value]
+
+
+def _merged(boxes: Sequence[Box], max_iou: float = 0.3) -> list[Box]:
+    """Boxes largest first, each dropped that overlaps a kept one by more than ``max_iou`` (IoU) or
+    lies mostly inside it (the same face found by two parts of :meth:`FaceDetector.search`)."""
+    kept: list[Box] = []
+    for b in sorted(boxes, key=lambda b: -b[2] * b[3]):
+        if all(iou(b, k) <= max_iou and _inside(b, k) < 0.6 for k in kept):
+            kept.append(b)
+    return kept
+
+
+def _inside(small: Box, big: Box) -> float:
+    """The fraction of ``small``'s area that lies inside ``big``."""
+    iw = min(small[0] + small[2], big[0] + big[2]) - max(small[0], big[0])
+    ih = min(small[1] + small[3], big[1] + big[3]) - max(small[1], big[1])
+    return max(0, iw) * max(0, ih) / max(1, small[2] * small[3])
 
 
 class PhotoFaceDetector(FaceDetector):
@@ -284,6 +379,10 @@ class PhotoFaceDetector(FaceDetector):
             return boxes
         gray = to_gray(frame)
         return [b for b in boxes if self._confirmed(gray, b)]
+
+    def search(self, frame: np.ndarray, around: Sequence[Box] = (), band: int | None = None) -> list[Box]:
+        """A photo is always searched whole: the same as :meth:`detect`."""
+        return self.detect(frame)
 
 
 class TemplateTracker:

@@ -223,23 +223,29 @@ STAGES = ("detect", "preprocess", "classify", "smooth", "draw")
 class EmotionPipeline:
     """Detect -> preprocess -> classify (one batch) -> smooth -> draw, with per-stage timings.
 
-    A full Haar detection runs every ``redetect_every`` frames (and whenever a face is lost); in
-    between, a :class:`TemplateTracker` follows the faces for a fraction of the cost.
+    A Haar search runs every ``redetect_every`` frames (and whenever no face is tracked or one is
+    lost; see :meth:`find_faces`); in between, a :class:`TemplateTracker` follows the faces for a
+    fraction of the cost.
 
     Args:
         model: a Keras model following the course contract (or a :class:`Classifier`).
         detector: a :class:`FaceDetector` (default: OpenCV's frontal-face cascade).
         margin: the crop margin around each detected face (fraction of the box per side).
         alpha: EMA weight of the newest frame (1 = no smoothing).
+        redetect_every: frames from one search to the next while faces are tracked (1: a full
+            detection on every frame, no tracking).
+        small_faces_every: while faces are tracked, every this many searches also scans one band
+            of the frame for small new faces (the costly part of a search).
     """
 
     def __init__(self, model, detector: FaceDetector | None = None, margin: float = 0.1, alpha: float = 0.3,
-                 redetect_every: int = 12):
+                 redetect_every: int = 12, small_faces_every: int = 4):
         self.classifier = model if isinstance(model, Classifier) else Classifier(model)
         self.detector = detector or FaceDetector()
         self.tracker = FaceTracker(alpha=alpha)
         self.margin = margin
         self.redetect_every = max(1, int(redetect_every))
+        self.small_faces_every = max(1, int(small_faces_every))
         self.reset()
 
     def reset(self) -> None:
@@ -249,18 +255,53 @@ class EmotionPipeline:
         self.fps_meter = FPSMeter()
         self.history: deque[dict[str, float]] = deque(maxlen=10_000)  # per-frame timings, the latest frames
         self._since_detect = 0
+        self._searches = 0  # searches so far, and the band of the frame the next small-face scan covers
+        self._band = 0
+        self._lost: list[tuple[Box, int]] = []  # faces missed by the last searches, and how many more frames to look
 
     def find_faces(self, frame: np.ndarray) -> list[Box]:
-        """A full detection every ``redetect_every`` frames (or when a face is lost); template tracking between."""
-        boxes = None
+        """The faces of this frame: template tracking, with a search every ``redetect_every`` frames.
+
+        While no face is tracked, every frame gets a full :meth:`FaceDetector.detect` (faces down
+        to about 40 pixels wide in a 640x480 frame). While faces are tracked, the cheaper
+        :meth:`FaceDetector.search` runs every ``redetect_every`` frames and when a tracked face
+        is lost: it re-finds the tracked faces near their last boxes (and, for ``redetect_every``
+        frames, the faces it just missed) and large new faces anywhere; every
+        ``small_faces_every``-th search also scans one band of the frame for small new faces (the
+        whole frame in ``detector.bands`` such searches). ``redetect_every=1`` runs a full
+        detection on every frame.
+        """
+        search = getattr(self.detector, "search", None)
+        if self.redetect_every == 1 or search is None:
+            boxes = self.detector.detect(frame)
+            self.follower.boxes = []
+            return boxes
         if self.follower.boxes and self._since_detect < self.redetect_every - 1:
             boxes = self.follower.update(frame)
-        if boxes is None:
-            boxes, self._since_detect = self.detector.detect(frame), 0
-            self.follower.start(frame, boxes)
+            if boxes is not None:
+                self._since_detect += 1
+                return boxes
+        around = list(self.follower.boxes) + [b for b, _ in self._lost]
+        if not around:  # nobody tracked: the whole frame at every size (a small face is found at once)
+            boxes = self.detector.detect(frame)
         else:
-            self._since_detect += 1
+            band = None
+            if self._searches % self.small_faces_every == 0:
+                band, self._band = self._band, self._band + 1
+            boxes = search(frame, around=around, band=band)
+        self._searches += 1
+        self._since_detect = 0
+        self._remember_lost(around, boxes)
+        self.follower.start(frame, boxes)
         return boxes
+
+    def _remember_lost(self, searched: Sequence[Box], found: Sequence[Box]) -> None:
+        """Faces searched for but not found are searched for again near their last box for the next
+        ``redetect_every`` frames (the detector misses a small face now and then)."""
+        lost = {b: n - 1 for b, n in self._lost if n > 1}
+        for b in searched:
+            lost.setdefault(b, self.redetect_every)
+        self._lost = [(b, n) for b, n in lost.items() if all(iou(b, f) < 0.3 for f in found)]
 
     def process(self, frame: np.ndarray, draw: bool = True) -> tuple[FrameResult, np.ndarray | None]:
         """Run every stage on one frame; returns the result and the annotated BGR frame (or None)."""

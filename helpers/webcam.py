@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin around each face (fraction per side)")
     parser.add_argument("--detect-size", type=int, default=640,
                         help="video: longer side of the frame used for detection (images are searched at full resolution)")
-    parser.add_argument("--redetect-every", type=int, default=12, help="full face detection every N frames, tracking between")
+    parser.add_argument("--redetect-every", type=int, default=12, help="while faces are tracked, a face search every N frames (1: a full detection on every frame, no tracking)")
     return parser
 
 

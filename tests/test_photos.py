@@ -244,3 +244,40 @@ def test_live_detector_finds_40_pixel_faces(photos):
         jittered = inference.jittered_frames(photo, 10, face_width=48, seed=1)
         found = sum(bool(detector.detect(f)) for f in jittered)
         assert found >= 9, f"{name}: a 48-pixel face found in {found} of 10 webcam-like frames"
+
+
+class UniformClassifier(inference.Classifier):
+    """A stand-in for the model (the same 7 probabilities for every face): these tests are about finding faces."""
+
+    def __init__(self):
+        pass
+
+    def __call__(self, faces):
+        return np.full((len(faces), 7), 1 / 7, np.float32)
+
+
+def test_live_pipeline_finds_and_keeps_40_pixel_faces(photos):
+    for name, photo in photos.items():
+        pipe = inference.EmotionPipeline(UniformClassifier())  # the defaults: tracking, searches every 12th frame
+        frames = inference.jittered_frames(photo, 40, face_width=40, seed=3, shift=2, noise=2, light=0.02)
+        found = [pipe(f).faces for f in frames]
+        assert found[0], f"{name}: the 40-pixel face was not found in the first frame"
+        assert sum(len(f) == 1 for f in found) >= 36, f"{name}: one face in {sum(len(f) == 1 for f in found)} of 40 frames"
+        assert all(30 <= f[0].box[2] <= 56 for f in found if f), f"{name}: {[f[0].box for f in found if f]}"
+
+
+def test_live_pipeline_finds_a_small_face_that_joins_a_tracked_one(photos):
+    """While a face is tracked, a small new one is found by the band searches (all bands within 4 x 4 searches)."""
+    frame = inference.frame_with_face(photos["grace_hopper"], (640, 480), face_width=150)
+    frame[300:396, 40:136] = inference.frame_with_face(photos["astronaut"], (96, 96), face_width=44)
+    rng = np.random.default_rng(0)
+    pipe = inference.EmotionPipeline(UniformClassifier())
+    limit = pipe.redetect_every * pipe.small_faces_every * pipe.detector.bands + 1
+    assert len(pipe(frame).faces) >= 1
+    counts = []
+    for _ in range(limit):
+        noisy = np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8)
+        counts.append(len(pipe(noisy).faces))
+    assert counts[-1] == 2 and max(counts) == 2, f"faces per frame: {counts}"
+    small = sorted(f.box for f in pipe(frame).faces)[0]
+    assert 30 <= small[2] <= 60 and 40 <= small[0] + small[2] / 2 <= 136 and 300 <= small[1] + small[3] / 2 <= 396, small

@@ -13,6 +13,7 @@ notebook had a failing cell or ran past ``--timeout`` (its HTML is still written
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "rendered", help="output folder (default rendered/)")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per notebook (default 4 hours)")
     args = parser.parse_args(argv)
+    # HTML shows no live widgets: the notebooks draw helpers.widgets' static fallbacks instead.
+    os.environ.setdefault("FER_WIDGETS", "0")
     notebooks = args.notebooks or sorted((ROOT / "solutions").glob("*.ipynb"))
     failed = [nb for nb in notebooks if render(nb, args.out, args.mode, args.timeout)[1]]
     if failed:
