@@ -20,7 +20,7 @@ One module per lesson's control (:mod:`helpers.widgets.augmentation`, ``threshol
 ``live``, ``review``), the shared pieces in :mod:`helpers.widgets.core`; every name is offered here.
 """
 
-from .core import _use_widgets, figure_png, widgets_enabled  # noqa: F401
+from .core import figure_png, widgets_enabled  # noqa: F401
 from .augmentation import STRENGTH_RANGES, augment_grid, augmentation_explorer, augmentation_figure  # noqa: F401
 from .thresholds import threshold_explorer, threshold_metrics  # noqa: F401
 from .smoothing import smoothing_explorer, smoothing_stats  # noqa: F401
