@@ -64,12 +64,16 @@ def live_curves(title: str = "", reference=None, total_epochs: int | None = None
     return LiveCurves()
 
 
-def time_estimate(epochs: int, steps_per_epoch: int, val_steps: int = 0, measure_steps: int = 8, label: str = "this run"):
+def time_estimate(epochs: int, steps_per_epoch: int, val_steps: int = 0, measure_steps: int = 8, label: str = "this run",
+                  min_seconds: float = 10.0):
     """A Keras callback that times the first training steps and prints how long the whole fit will take.
 
-    It skips the first step (it compiles the model), times the next ``measure_steps`` and prints,
-    once: "about N minutes on this machine", counting validation at a third of a training step per
-    batch (no backward pass). Measured, not guessed: a busy or slower computer gets a longer estimate.
+    It skips the first two steps (the first compiles the model, the second still warms up), times
+    at least ``measure_steps`` steps and at least ``min_seconds`` seconds (fewer if the first epoch
+    ends sooner) and prints, once: "about N minutes on this machine", counting validation at a
+    third of a training step per batch (no backward pass). After the first epoch, if more follow,
+    it prints what that epoch really took (validation and plots included) and the time left at that
+    pace. Measured, not guessed: a busy or slower computer gets a longer estimate.
     """
     import keras
 
@@ -78,21 +82,41 @@ def time_estimate(epochs: int, steps_per_epoch: int, val_steps: int = 0, measure
             super().__init__()
             self.start = None
             self.done = False
+            self.per_step = None
+            self.epoch_start = None
+            self.first_step = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            if self.first_step is None:
+                self.first_step = now - (self.epoch_start or now)  # compiling included
             if self.done:
                 return
             if self.start is None:
-                self.start = time.perf_counter()  # after the compiling first step
-                self.first = batch
+                if batch >= 1:  # after the compiling first step and one warm-up step
+                    self.start, self.first = now, batch
                 return
-            if batch - self.first >= measure_steps:
-                per_step = (time.perf_counter() - self.start) / (batch - self.first)
-                seconds = per_step * epochs * (steps_per_epoch + val_steps / 3)
-                print(f"Time estimate for {label}: {per_step * 1000:.0f} ms per step x {steps_per_epoch} steps x "
+            measured = batch - self.first
+            last = batch + 1 >= steps_per_epoch
+            if measured >= 1 and ((measured >= measure_steps and now - self.start >= min_seconds) or last):
+                self.per_step = (now - self.start) / measured
+                seconds = self.per_step * epochs * (steps_per_epoch + val_steps / 3)
+                print(f"Time estimate for {label}: {self.per_step * 1000:.0f} ms per step x {steps_per_epoch} steps x "
                       f"{epochs} epochs (+ validation): about {format_duration(seconds)} on this machine "
-                      f"(measured on {batch - self.first} steps).", flush=True)
+                      f"(measured on {measured} steps).", flush=True)
                 self.done = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch != 0 or epochs < 2 or self.epoch_start is None:
+                return
+            took = time.perf_counter() - self.epoch_start
+            compiling = max(0.0, (self.first_step or 0.0) - (self.per_step or 0.0))  # the first step's extra, once
+            left = (epochs - 1) * max(took - compiling, 0.0)
+            print(f"Epoch 1 took {format_duration(took)} (validation included): about {format_duration(left)} more "
+                  f"for the other {epochs - 1} epoch{'s' if epochs > 2 else ''}.", flush=True)
 
     return TimeEstimate()
 

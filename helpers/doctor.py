@@ -52,11 +52,11 @@ FER2013_COUNTS = {
 MERGED_TEST = tuple(a + b for a, b in zip(FER2013_COUNTS["public_test"], FER2013_COUNTS["private_test"]))
 
 #: What lesson 05 trains in full mode (solutions/05_training.ipynb: RECIPE and its experiments),
-#: as (images trained, images evaluated) for FER2013's course split (25,838 train, 2,871 val):
-#: the main run (30 epochs), the learning-rate sweep (3 rates x 4 epochs x 5,000 images), the
-#: class-weight comparison (2 x 5 epochs x 8,000) and the resume demo (4 epochs x 3,000); one
-#: validation pass per epoch. Early stopping can end the main run sooner: an upper bound.
-LESSON05_FULL = (30 * 25838 + 3 * 4 * 5000 + 2 * 5 * 8000 + 4 * 3000, (30 + 12 + 10 + 4) * 2871)
+#: as (images trained, images evaluated) for FER2013's course split (26,051 train, 2,658 val):
+#: the main run (30 epochs), the learning-rate range test (100 batches of 64), the class-weight
+#: comparison (2 arms x 1 epoch of the whole training split) and the resume demo (4 epochs x
+#: 6,000); one validation pass per epoch. Early stopping can end the main run sooner: an upper bound.
+LESSON05_FULL = (30 * 26051 + 100 * 64 + 2 * 26051 + 4 * 6000, (30 + 2 + 4) * 2658)
 #: Full mode fits a machine on which lesson 05 takes at most this long; otherwise workshop mode.
 FULL_MODE_MAX_MINUTES = 30.0
 

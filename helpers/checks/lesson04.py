@@ -56,6 +56,8 @@ def _layer_token(layer: Any) -> str:
                 f"padding {config['padding']}, use_bias={config['use_bias']}, activation {config['activation']})")
     if kind == "MaxPooling2D":
         return f"MaxPooling2D(pool {tuple(config['pool_size'])})"
+    if kind == "BatchNormalization":
+        return f"BatchNormalization(momentum {float(config['momentum']):.6g})"
     if kind == "Dropout":
         return f"Dropout({float(config['rate']):.6g})"
     if kind == "Dense":
@@ -106,7 +108,7 @@ def _verify_network(args: tuple, got: Any) -> str | None:
 
 
 def _wrong_net(bias: bool = False, rescale: bool = True, flatten: bool = False, softmax: bool = True,
-               classic_order: bool = False):
+               classic_order: bool = False, momentum: float = 0.9):
     def build(widths, dropout):
         import keras
         from keras import layers
@@ -116,9 +118,9 @@ def _wrong_net(bias: bool = False, rescale: bool = True, flatten: bool = False, 
         for width in widths:
             x = layers.Conv2D(width, 3, padding="same", use_bias=bias)(x)
             if classic_order:
-                x = layers.MaxPooling2D(2)(layers.Activation("relu")(layers.BatchNormalization()(x)))
+                x = layers.MaxPooling2D(2)(layers.Activation("relu")(layers.BatchNormalization(momentum=momentum)(x)))
             else:
-                x = layers.Activation("relu")(layers.BatchNormalization()(layers.MaxPooling2D(2)(x)))
+                x = layers.Activation("relu")(layers.BatchNormalization(momentum=momentum)(layers.MaxPooling2D(2)(x)))
         x = layers.Flatten()(x) if flatten else layers.GlobalAveragePooling2D()(x)
         x = layers.Dropout(dropout)(x)
         return keras.Model(inputs, layers.Dense(7, activation="softmax" if softmax else None)(x))
@@ -130,9 +132,9 @@ def _wrong_net(bias: bool = False, rescale: bool = True, flatten: bool = False, 
     cases=lambda: [((32, 64, 128), 0.3), ((8, 16), 0.5), ((16, 32, 64, 128), 0.2)],
     verify=_verify_network,
     wrong_answers=[_wrong_net(rescale=False), _wrong_net(bias=True), _wrong_net(flatten=True), _wrong_net(softmax=False),
-                   _wrong_net(classic_order=True)],
+                   _wrong_net(classic_order=True), _wrong_net(momentum=0.99)],
     hint="Input((48, 48, 1)) -> Rescaling(1/255) -> for each width: Conv2D(width, 3, padding='same', use_bias=False), "
-         "MaxPooling2D(2), BatchNormalization(), Activation('relu') -> GlobalAveragePooling2D -> Dropout(dropout) -> "
+         "MaxPooling2D(2), BatchNormalization(momentum=0.9), Activation('relu') -> GlobalAveragePooling2D -> Dropout(dropout) -> "
          "Dense(7, activation='softmax'). The failure message names the first layer that differs.",
 )
 def build_cnn(widths: tuple, dropout: float):

@@ -127,10 +127,14 @@ def pick_learning_rate(lrs: np.ndarray, losses: np.ndarray) -> float:
     """A learning rate from a range test: where the smoothed loss falls fastest, before its minimum."""
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     lowest = int(np.argmin(losses))
-    if lowest < 2:  # no descent recorded before the minimum: a tenth of its rate
+    top = int(np.argmax(losses[: lowest + 1]))  # where the fall starts: the highest loss before the lowest
+    if lowest - top < 4:  # no descent recorded before the minimum: a tenth of its rate
         return float(lrs[lowest] / 10)
-    slope = np.gradient(losses[: lowest + 1], np.log10(lrs[: lowest + 1]))
-    return float(min(lrs[int(np.argmin(slope))], lrs[lowest] / 3))
+    x, k = np.log10(lrs), max(1, (lowest - top) // 8)  # the slope over +-k points: robust to noise from batch to batch
+    i = np.arange(top + k, lowest - k + 1)
+    slope = (losses[i + k] - losses[i - k]) / (x[i + k] - x[i - k])
+    steepest = lrs[i[int(np.argmin(slope))]]
+    return float(min(steepest, lrs[lowest] / 3))
 
 
 def _easy_faces(n_per_class: int, seed: int):
