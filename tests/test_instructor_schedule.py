@@ -61,3 +61,13 @@ def test_the_committed_schedule_is_what_the_tool_generates(tmp_path):
     out = tmp_path / "schedule.md"
     assert schedule.main([*command, "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == committed, "run the command at the top of instructors/schedule.md again"
+
+
+def test_a_time_measured_under_load_is_marked_as_an_upper_bound(tmp_path):
+    times = tmp_path / "times.jsonl"
+    times.write_text(_record("04_cnn_design.ipynb", 14.05, load_before=[2.2, 1.9, 2.2], load_after=[11.3, 10.5, 7.0]) + "\n"
+                     + _record("06_evaluation.ipynb", 3.0) + "\n")
+    runs = schedule.read_times([times])
+    assert runs["04"].under_load and not runs["06"].under_load
+    page = schedule.render(runs, schedule.lesson_allowances(), set(), ["times.jsonl"], "cmd")
+    assert "| 14.1 (upper bound: under load) |" in page and "| 3.0 |" in page
