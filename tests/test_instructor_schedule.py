@@ -24,10 +24,11 @@ def _record(notebook: str, minutes: float, **extra) -> str:
 
 def test_the_last_line_of_a_lesson_wins_and_other_modes_are_ignored(tmp_path):
     times = tmp_path / "times.jsonl"
-    times.write_text("\n".join([_record("05_training.ipynb", 10.9), _record("05_training.ipynb", 4.2),
-                                _record("04_cnn_design.ipynb", 99.0, mode="full"), ""]))
+    times.write_text("\n".join([_record("05_training.ipynb", 10.9), _record("05_training.ipynb", 4.2, data="/data/fer2013"),
+                                _record("04_cnn_design.ipynb", 99.0, mode="full"),
+                                _record("06_evaluation.ipynb", 1.0, data=schedule.OFFLINE), ""]))
     runs = schedule.read_times([times])
-    assert set(runs) == {"05"} and runs["05"].minutes == 4.2
+    assert set(runs) == {"05"} and runs["05"].minutes == 4.2 and runs["05"].data == "/data/fer2013"
 
 
 def test_a_line_that_is_not_a_record_names_its_file_and_line(tmp_path):
@@ -51,7 +52,7 @@ def test_schedule_adds_measured_compute_to_the_allowance_and_marks_what_is_missi
     page = schedule.render(schedule.read_times([times]), schedule.lesson_allowances(), {"05"}, ["times.jsonl"], "cmd")
     allowance = schedule.lesson_allowances()["05"][1]
     assert f"05 · Training with Adam | 10.9 (to be re-measured) | {allowance} | {allowance + 10.9:.0f} |" in page
-    assert "**not measured**" in page and "| 0.5/1.0/1.5 | 0.6/1.0/1.5 |" in page
+    assert "**not measured**" in page and "| 0.5/1.0/1.5 | 0.6/1.0/1.5 |" in page and "| not recorded |" in page
     assert "*lunch*" in page and "*break*" in page
 
 

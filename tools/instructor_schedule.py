@@ -8,8 +8,9 @@ Reads JSON lines written by ``benchmarks/bench_workshop.py`` (default:
 ``instructors/workshop_times.jsonl``, a copy of the benchmark's output; when a notebook appears
 more than once, its LAST line counts, so a re-measured lesson is updated by appending its new line
 and running this again). Each line gives a notebook's wall-clock minutes in workshop mode, the
-minutes of its training cell and its slowest cells, and the load average before and after (on a
-shared machine a time measured under load is an upper bound).
+minutes of its training cell and its slowest cells, the load average before and after (on a
+shared machine a time measured under load is an upper bound) and, in newer records, the data it
+ran on: lines run on the offline demo data are skipped (their times say nothing about FER2013).
 
 Teaching time = compute minutes (measured) + an allowance for explanation, exercises and discussion
 (a planning assumption, not a measurement): the "Estimated time" each lesson's first cell states
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TIMES = ROOT / "instructors" / "workshop_times.jsonl"
 DEFAULT_OUT = ROOT / "instructors" / "schedule.md"
+#: What bench_workshop.py records as ``data`` when it ran on the offline demo data (such lines are skipped).
+OFFLINE = "offline demo data"
 ESTIMATED = re.compile(r"Estimated time:\*\*\s*(\d+)\s*minutes")
 
 #: The two-day plan: lessons per day, each with its notebook's own "Estimated time".
@@ -56,6 +59,7 @@ class Measured:
     load_after: list[float]
     when: str
     cpus: int
+    data: str
 
     @property
     def under_load(self) -> bool:
@@ -76,12 +80,13 @@ def read_times(paths: list[Path]) -> dict[str, Measured]:
                 continue
             try:
                 row = json.loads(line)
-                if row["mode"] != "workshop":
-                    continue
+                if row["mode"] != "workshop" or row.get("data") == OFFLINE:
+                    continue  # another mode, or the offline demo data: says nothing about FER2013
                 lesson = row["notebook"][:2]
                 runs[lesson] = Measured(lesson, row["notebook"], float(row["minutes"]), row.get("training_cell_minutes"),
                                         list(row.get("slowest_cells_minutes", [])), row.get("best_val_accuracy"),
-                                        list(row["load_before"]), list(row["load_after"]), row["when"], int(row["cpus"]))
+                                        list(row["load_before"]), list(row["load_after"]), row["when"], int(row["cpus"]),
+                                        row.get("data", "not recorded"))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"{path}:{number}: not a bench_workshop.py record ({error}): {line[:80]}") from error
     return runs
@@ -119,18 +124,18 @@ def _clock(minutes: float) -> str:
 def measured_table(runs: dict[str, Measured], titles: dict[str, tuple[str, int]], provisional: set[str]) -> list[str]:
     """The Markdown table of measured compute minutes, one row per lesson (missing lessons say so)."""
     lines = ["| lesson | compute min (end to end) | training cell min | slowest cells min | best val_accuracy "
-             "| load avg before (1/5/15 min) | after | measured |",
-             "| --- | ---: | ---: | --- | ---: | --- | --- | --- |"]
+             "| load avg before (1/5/15 min) | after | measured | data |",
+             "| --- | ---: | ---: | --- | ---: | --- | --- | --- | --- |"]
     for lesson, (title, _) in titles.items():
         run = runs.get(lesson)
         if run is None:
-            lines.append(f"| {title} | not measured | | | | | | |")
+            lines.append(f"| {title} | not measured | | | | | | | |")
             continue
         mark = _marks(run, lesson in provisional)
         train = "" if run.training_cell_minutes is None else f"{run.training_cell_minutes:.1f}"
         best = "" if run.best_val_accuracy is None else f"{run.best_val_accuracy:.3f}"
         lines.append(f"| {title} | {run.minutes:.1f}{mark} | {train} | {', '.join(f'{s:.2f}' for s in run.slowest)} | {best} "
-                     f"| {_load(run.load_before)} | {_load(run.load_after)} | {run.when}, {run.cpus} CPUs |")
+                     f"| {_load(run.load_before)} | {_load(run.load_after)} | {run.when}, {run.cpus} CPUs | {run.data} |")
     return lines
 
 
