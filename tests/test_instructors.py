@@ -1,4 +1,4 @@
-"""tools/instructor_schedule.py: schedules built from bench_workshop.py's JSON lines, regenerable."""
+"""The instructor guide: schedules built from bench_workshop.py's JSON lines (regenerable), and every further exercise answered."""
 
 from __future__ import annotations
 
@@ -72,3 +72,21 @@ def test_a_time_measured_under_load_is_marked_as_an_upper_bound(tmp_path):
     assert runs["04"].under_load and not runs["06"].under_load
     page = schedule.render(runs, schedule.lesson_allowances(), set(), ["times.jsonl"], "cmd")
     assert "| 14.1 (upper bound: under load) |" in page and "| 3.0 |" in page
+
+
+def _numbered_items(text: str) -> list[int]:
+    return [int(m.group(1)) for m in re.finditer(r"^(\d+)\. ", text, re.M)]
+
+
+def test_every_further_exercise_has_an_answer_in_the_guide():
+    guide = (ROOT / "instructors" / "lessons.md").read_text(encoding="utf-8")
+    sections = {m.group(1): m.end() for m in re.finditer(r"^## (\d\d) · ", guide, re.M)}
+    for notebook in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        lesson = notebook.name[:2]
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        text = next("".join(c["source"]) for c in cells if "## Further exercises" in "".join(c["source"]))
+        asked = _numbered_items(text.split("## Further exercises", 1)[1])
+        assert lesson in sections, f"instructors/lessons.md has no section for lesson {lesson}"
+        section = guide[sections[lesson]:].split("\n## ", 1)[0]
+        answers = section.split("**Further exercises: answers.**", 1)[1].split("**Skipping it.**", 1)[0]
+        assert _numbered_items(answers) == asked, f"lesson {lesson}: answers {_numbered_items(answers)}, exercises {asked}"
