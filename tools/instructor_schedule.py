@@ -41,8 +41,8 @@ TWO_DAYS = {1: ["00", "01", "02", "03", "04", "05"], 2: ["06", "07", "08", "09"]
 ONE_DAY = [("00", 10), ("01", 30), ("02", 30), ("03", 40), ("04", 40), ("05", 50), ("06", 45), ("07", 35)]
 DAY_START = 9 * 60
 #: Breaks: a coffee break once 90 minutes have passed since the last break; lunch is the first
-#: break due at or after 12:00.
-BREAK_AFTER, COFFEE, LUNCH, LUNCH_FROM = 90, 15, 60, 12 * 60
+#: break due at or after 12:00, and is due anyway at the first lesson boundary after 12:30.
+BREAK_AFTER, COFFEE, LUNCH, LUNCH_FROM, LUNCH_LATEST = 90, 15, 60, 12 * 60, 12 * 60 + 30
 
 
 @dataclass
@@ -144,7 +144,7 @@ def day_plan(items: list[tuple[str, int]], runs: dict[str, Measured], titles: di
     """Markdown rows (start, end, what, compute, allowance) for one day, with breaks; and its end in minutes."""
     clock, since_break, lunch_done, rows = float(DAY_START), 0.0, False, []
     for lesson, allowance in items:
-        if since_break >= BREAK_AFTER:
+        if since_break >= BREAK_AFTER or (not lunch_done and clock >= LUNCH_LATEST):
             length, name = (LUNCH, "lunch") if not lunch_done and clock >= LUNCH_FROM else (COFFEE, "break")
             lunch_done = lunch_done or name == "lunch"
             rows.append(f"| {_clock(clock)} | {_clock(clock + length)} | *{name}* | | | |")
