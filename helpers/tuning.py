@@ -95,11 +95,12 @@ def plot_lr_range(result, chosen: float | None = None, title: str = "learning-ra
 
 
 def training_speed(build, images: np.ndarray, labels: np.ndarray, precision: str = "float32", batch_size: int = 64,
-                   steps: int = 5) -> float:
+                   steps: int = 5, seconds: float | None = None) -> float:
     """Training images per second of a model from ``build()`` under a Keras dtype policy, on this machine.
 
     Sets the global policy to ``precision`` (``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"``)
-    while building, times ``steps`` steps after two warm-up steps, and restores the previous policy.
+    while building, times ``steps`` steps after two warm-up steps (with ``seconds``: as many steps
+    as fit in about that many seconds, at least ``steps``), and restores the previous policy.
     """
     import keras
 
@@ -110,10 +111,11 @@ def training_speed(build, images: np.ndarray, labels: np.ndarray, precision: str
         x, y = images[:batch_size], one_hot(labels[:batch_size])
         for _ in range(2):
             model.train_on_batch(x, y)
-        start = time.perf_counter()
-        for _ in range(steps):
+        start, done = time.perf_counter(), 0
+        while done < steps or (seconds is not None and time.perf_counter() - start < seconds):
             model.train_on_batch(x, y)
-        return steps * batch_size / (time.perf_counter() - start)
+            done += 1
+        return done * batch_size / (time.perf_counter() - start)
     finally:
         keras.config.set_dtype_policy(old)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -119,8 +120,82 @@ def test_camera_probe_never_hangs(monkeypatch):
     assert finding.status == "warn" and "did not answer" in finding.found
 
 
-def test_lesson05_estimate_scales_with_speed():
+def test_lesson05_estimate_scales_with_speed_and_mode():
     slow = doctor.Speed(100.0, 300.0, "CPU", "")
     fast = doctor.Speed(1000.0, 3000.0, "CPU", "")
-    assert doctor.lesson05_minutes(slow) == pytest.approx(10 * doctor.lesson05_minutes(fast))
-    assert doctor.lesson05_minutes(fast) > doctor.LESSON05_FULL[0] / 1000 / 60
+    for mode in ("workshop", "full"):
+        assert doctor.lesson05_minutes(slow, mode) == pytest.approx(10 * doctor.lesson05_minutes(fast, mode))
+        assert doctor.lesson05_minutes(fast, mode) > doctor.lesson05_work(mode)[0] / 1000 / 60
+    assert doctor.lesson05_minutes(fast, "full") > 5 * doctor.lesson05_minutes(fast, "workshop")
+    with pytest.raises(KeyError):
+        doctor.lesson05_work("quick")
+
+
+def _literal(node: ast.expr):
+    """A literal, where ``dict(a=..., b=...)`` counts as one too, and ``len(full["train"])`` as ``"all"``."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "len" and ast.unparse(node).replace("'", '"') == 'len(full["train"])':
+        return "all"
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+        return {k.arg: _literal(k.value) for k in node.keywords}
+    return ast.literal_eval(node)
+
+
+def _by_mode_literals(tree: ast.Module, target: str) -> dict:
+    """``{mode: value}`` of the literal keywords of the ``by_mode(...)`` call in the assignment to ``target``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == target for t in node.targets):
+            call = next(n for n in ast.walk(node.value) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "by_mode")
+            return {k.arg: _literal(k.value) for k in call.keywords if k.arg in ("workshop", "full")}
+    raise AssertionError(f"no assignment to {target} in solutions/05_training.ipynb")
+
+
+def _by_mode_arguments(tree: ast.Module, name: str) -> list[dict]:
+    """``[{mode: value}]`` of the literal ``by_mode`` keywords passed as argument ``name=``, everywhere."""
+    return [{k.arg: _literal(k.value) for k in node.value.keywords if k.arg in ("workshop", "full")}
+            for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == name
+            and isinstance(node.value, ast.Call) and getattr(node.value.func, "attr", "") == "by_mode"]
+
+
+def test_lesson05_work_matches_the_notebook():
+    """The doctor's copy of lesson 05's budgets is the notebook's: change both together."""
+    nb = json.loads((ROOT / "solutions" / "05_training.ipynb").read_text(encoding="utf-8"))
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    tree = ast.parse(source)
+    recipe = {mode: {k: tuple(v) if isinstance(v, list) else v for k, v in r.items()}
+              for mode, r in _by_mode_literals(tree, "RECIPE").items()}
+    assert recipe == doctor.LESSON05_RECIPE, "update helpers.doctor.LESSON05_RECIPE to lesson 05's RECIPE"
+    assert _by_mode_literals(tree, "SIZES") == doctor.LESSON05_SIZES
+    assert _by_mode_literals(tree, "demo_train") == doctor.LESSON05_RESUME
+    assert f"epochs={doctor.LESSON05_RESUME_EPOCHS}," in source
+    steps = _by_mode_arguments(tree, "steps")  # overfitting one batch and the range test
+    for mode in ("workshop", "full"):
+        assert sorted(s[mode] for s in steps) == sorted(doctor.LESSON05_PROBE_STEPS.values())
+    assert "build_workshop_cnn(augment=\"flip\", widths=RECIPE[\"widths\"], dropout=0.3)" in source
+
+
+def test_speed_probe_times_lesson05_network_with_training_speed(monkeypatch):
+    import helpers.tuning
+
+    built = []
+
+    def fake_training_speed(build, images, labels, precision, batch_size, steps, seconds):
+        built.append(build())
+        assert images.shape[1:] == (48, 48, 1) and len(labels) == len(images) and precision == "float32"
+        return 123.0
+
+    monkeypatch.setattr(helpers.tuning, "training_speed", fake_training_speed)
+    speed = doctor.measure_speed(seconds=0.5)
+    assert speed.train_images_per_s == 123.0 and speed.predict_images_per_s > 0
+    assert built[0].name == "workshop_cnn"
+    assert [layer.filters for layer in built[0].layers if hasattr(layer, "filters")] == list(doctor.LESSON05_RECIPE["workshop"]["widths"])
+
+
+@pytest.mark.parametrize("train_rate, mode, status", [(1e5, "full", "ok"), (300.0, "workshop", "ok"), (20.0, "workshop", "warn")])
+def test_mode_follows_the_estimates(monkeypatch, train_rate, mode, status):
+    monkeypatch.setattr(doctor, "measure_speed", lambda seconds: doctor.Speed(train_rate, 3 * train_rate, "CPU (2 cores)", ""))
+    found = _by_check(doctor.check_speed(1.0))
+    assert found["mode"].found.startswith(f"{mode}:") and found["mode"].status == status
+    assert "workshop mode" in found["mode"].found and "full mode" in found["mode"].found
+    assert (found["speed"].status == "warn") == (status == "warn")
+    if status == "warn":
+        assert "Colab" in found["speed"].fix
