@@ -316,6 +316,8 @@ def _solution_text(ex: Exercise) -> str:
             text = "\n".join("    " + l for l in inspect.getsource(function).splitlines())
         except (ImportError, AttributeError, OSError, TypeError):  # pragma: no cover
             pass
+    # the references live inside the package (relative imports); shown, they must run in a notebook
+    text = re.sub(r"from \.+(\w+) import", r"from helpers.\1 import", text)
     return "  a solution (one of several possible):\n" + text
 
 
