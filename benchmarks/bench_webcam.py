@@ -108,11 +108,11 @@ def compare_calls(model, repeat: int) -> tuple[str, dict]:
 STAGES = ("detect", "preprocess", "classify", "smooth", "draw")
 
 
-def run_pipeline(model, frames, redetect_every: int) -> dict:
+def run_pipeline(model, frames, redetect_every: int, flip_tta: bool = False) -> dict:
     """EmotionPipeline's stages one by one, timed with the wall clock and with CPU time."""
     from helpers import inference
 
-    pipe = inference.EmotionPipeline(model, redetect_every=redetect_every)
+    pipe = inference.EmotionPipeline(model, redetect_every=redetect_every, flip_tta=flip_tta)
     for f in frames[:10]:  # warm-up (tracing, buffers)
         pipe.process(f)
     pipe.reset()
@@ -177,11 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFrames: {len(frames)} of 640x480 from {', '.join(photos)} (face 150 px wide; shifts, lighting, "
           "noise), one face each")
 
-    default_every = inspect.signature(inference.EmotionPipeline).parameters["redetect_every"].default
-    for every, label in ((default_every,
-                          f"default: template tracking, a search every {default_every} frames (redetect_every)"),
-                         (1, "full Haar detection on every frame")):
-        res = run_pipeline(model, frames, every)
+    defaults = inspect.signature(inference.EmotionPipeline).parameters
+    default_every, default_flip = defaults["redetect_every"].default, defaults["flip_tta"].default
+    tta = "with" if default_flip else "without"
+    runs = ((default_every, default_flip, f"default: template tracking, a search every {default_every} frames "
+                                          f"(redetect_every), {tta} the model's flip TTA"),
+            (default_every, not default_flip, f"as the default, but {'without' if default_flip else 'with'} "
+                                              "the model's flip TTA (flip_tta)"),
+            (1, default_flip, f"full Haar detection on every frame, {tta} flip TTA"))
+    for every, flip, label in runs:
+        res = run_pipeline(model, frames, every, flip)
         print(f"\nPipeline, {label}:")
         print(f"  end to end: {res['fps']:.1f} FPS wall clock ({res['seconds']:.1f} s for {len(frames)} frames); "
               f"{res['cpu_fps']:.1f} frames per CPU-second; face found in {res['found']:.0%} of frames")
@@ -191,13 +196,14 @@ def main(argv: list[str] | None = None) -> int:
             c = np.sum([res["cpu"][s] for s in STAGES], 0) if stage == "total" else np.array(res["cpu"][stage])
             print(f"  {stage:12s}{w.mean():11.2f}{np.median(w):9.2f}{np.percentile(w, 95):9.2f}{c.mean():10.2f}")
 
-    clf = inference.Classifier(model)
     face = inference.preprocess_faces(frames[0], inference.FaceDetector().detect(frames[0]))[:1]
-    one_w, one_c = timeit(lambda: clf(face), 200, warmup=10)
-    four_w, four_c = timeit(lambda: clf(np.repeat(face, 4, axis=0)), 100, warmup=10)
-    print(f"\nPer-face classification (Classifier = tf.function call): 1 face {np.median(one_w):.2f} ms wall "
-          f"(p95 {np.percentile(one_w, 95):.2f}, CPU {np.median(one_c):.2f}); 4 faces in one batch "
-          f"{np.median(four_w):.2f} ms = {np.median(four_w) / 4:.2f} ms per face")
+    for flip in (False, True):
+        clf = inference.Classifier(model, flip_tta=flip)
+        one_w, one_c = timeit(lambda: clf(face), 200, warmup=10)
+        four_w, four_c = timeit(lambda: clf(np.repeat(face, 4, axis=0)), 100, warmup=10)
+        print(f"\nPer-face classification (Classifier = tf.function call, flip_tta={flip}): 1 face "
+              f"{np.median(one_w):.2f} ms wall (p95 {np.percentile(one_w, 95):.2f}, CPU {np.median(one_c):.2f}); "
+              f"4 faces in one batch {np.median(four_w):.2f} ms = {np.median(four_w) / 4:.2f} ms per face")
     print(f"Load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -90,12 +90,20 @@ class Classifier:
     With the TensorFlow backend the call ``model(x, training=False)`` is wrapped in a
     ``tf.function`` (traced once per batch shape, then generalised): several times faster than
     eager calls for the small batches of a webcam frame. ``compiled=False`` calls it eagerly.
+
+    ``flip_tta=False`` classifies with the network inside a horizontal-flip test-time augmentation
+    wrapper (:func:`helpers.models.without_flip_tta`), half the cost per face; models without
+    such a wrapper are used as they are. ``self.model`` is the model actually called.
     """
 
-    def __init__(self, model, compiled: bool = True):
+    def __init__(self, model, compiled: bool = True, flip_tta: bool = True):
         import keras
 
         check_model_contract(model)
+        if not flip_tta:
+            from .models import without_flip_tta
+
+            model = without_flip_tta(model)
         self.model = model
         def call(x):
             return model(x, training=False)
@@ -236,11 +244,17 @@ class EmotionPipeline:
             detection on every frame, no tracking).
         small_faces_every: while faces are tracked, every this many searches also scans one band
             of the frame for small new faces (the costly part of a search).
+        flip_tta: classify each face and its mirror image when the model has horizontal-flip
+            test-time augmentation built in (the course's reference model does). Off by default
+            for live video: it doubles the classification cost per face for a small gain in
+            accuracy (the reference model's metrics file records both), and the smoothing over
+            frames already averages several views of each face. Photos (``helpers.webcam`` on
+            image files) turn it on. Ignored when ``model`` is a :class:`Classifier`.
     """
 
     def __init__(self, model, detector: FaceDetector | None = None, margin: float = 0.1, alpha: float = 0.3,
-                 redetect_every: int = 12, small_faces_every: int = 4):
-        self.classifier = model if isinstance(model, Classifier) else Classifier(model)
+                 redetect_every: int = 12, small_faces_every: int = 4, flip_tta: bool = False):
+        self.classifier = model if isinstance(model, Classifier) else Classifier(model, flip_tta=flip_tta)
         self.detector = detector or FaceDetector()
         self.tracker = FaceTracker(alpha=alpha)
         self.margin = margin

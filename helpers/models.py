@@ -211,6 +211,22 @@ def with_flip_tta(model: keras.Model, name: str | None = None) -> keras.Model:
     return keras.Model(inputs, averaged, name=name or f"{model.name}_flip_tta")
 
 
+def without_flip_tta(model: keras.Model) -> keras.Model:
+    """The network inside a :func:`with_flip_tta` wrapper, which costs half as much per face; any
+    other model is returned unchanged.
+
+    The network follows the same contract (raw 48x48x1 pixels 0-255 in, 7 probabilities out): the
+    wrapper only averages its answers on the face and on the mirrored face. Ensembles and models
+    with flips of their own elsewhere are returned as they are.
+    """
+    inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    flips = [layer for layer in model.layers if isinstance(layer, HorizontalFlip)]
+    averages = [layer for layer in model.layers if isinstance(layer, keras.layers.Average)]
+    if len(inner) == 1 and len(flips) == 1 and len(averages) == 1 and len(model.layers) == 4:
+        return inner[0]
+    return model
+
+
 def ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
     """Average the probabilities of several course models (same contract in and out)."""
     inputs = keras.Input(INPUT_SHAPE, name="pixels")

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin around each face (fraction per side)")
     parser.add_argument("--detect-size", type=int, default=640,
                         help="video: longer side of the frame used for detection (images are searched at full resolution)")
+    parser.add_argument("--flip-tta", action="store_true",
+                        help="video too: classify each face and its mirror image (the model's own test-time augmentation; "
+                             "twice the cost per face; always on for photos)")
     parser.add_argument("--redetect-every", type=int, default=12, help="while faces are tracked, a face search every N frames (1: a full detection on every frame, no tracking)")
     return parser
 
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     # Unrelated photos: no smoothing or tracking across them.
     pipeline = inference.EmotionPipeline(
         model, detector, margin=args.margin, alpha=1.0 if images else args.alpha,
-        redetect_every=1 if images else args.redetect_every,
+        redetect_every=1 if images else args.redetect_every, flip_tta=images or args.flip_tta,
     )
     window = not args.no_window and display_available()
     output = args.output
@@ -147,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No window ({'--no-window' if args.no_window else 'no display or a headless OpenCV'}): "
               f"writing the annotated frames to {output}")
     writer = OutputWriter(output, fps=source.fps or 15.0) if output else None
-    print(f"Source: {source.name}. Model: {getattr(model, 'name', '?')}." + (" Press q or Esc to quit." if window else ""))
+    served = pipeline.classifier.model
+    tta = "" if served is model else f" (its network {served.name!r} alone: live video skips the flip TTA; --flip-tta keeps it)"
+    print(f"Source: {source.name}. Model: {getattr(model, 'name', '?')}{tta}." + (" Press q or Esc to quit." if window else ""))
 
     n = 0
     try:

@@ -364,3 +364,20 @@ def test_capture_javascript_is_one_self_contained_constant():
     js = inference.CAPTURE_JS
     for name in ("ferCamera.start", "ferCamera.capture", "ferCamera.stop", "ferCamera.snapshot", "getUserMedia", "toDataURL"):
         assert name in js
+
+
+def test_live_pipeline_classifies_without_the_flip_wrapper_photos_with_it(photos, tiny_model):
+    from helpers import models
+
+    wrapped = models.with_flip_tta(tiny_model)
+    assert models.without_flip_tta(wrapped) is tiny_model, "the network inside the wrapper"
+    assert models.without_flip_tta(tiny_model) is tiny_model, "a plain network is used as it is"
+    pair = models.ensemble([tiny_model, models.with_flip_tta(tiny_model)])
+    assert models.without_flip_tta(pair) is pair, "an ensemble is not a flip wrapper"
+
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    live, photo = inference.EmotionPipeline(wrapped), inference.EmotionPipeline(wrapped, flip_tta=True)
+    assert live.classifier.model is tiny_model and photo.classifier.model is wrapped
+    np.testing.assert_allclose(live.classifier(faces), np.asarray(tiny_model(faces.astype("float32"))), atol=1e-5)
+    mirrored = (np.asarray(tiny_model(faces.astype("float32"))) + np.asarray(tiny_model(faces[:, :, ::-1].astype("float32")))) / 2
+    np.testing.assert_allclose(photo.classifier(faces), mirrored, atol=1e-5)

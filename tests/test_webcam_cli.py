@@ -119,3 +119,22 @@ def test_no_camera_says_why_and_what_to_use_instead(model_file, capsys, monkeypa
     assert webcam.main(["--source", "0", "--model", str(model_file), "--no-window"]) == 2
     err = capsys.readouterr().err
     assert "/dev/video0 does not exist" in err and "--source FILE or FOLDER" in err
+
+
+def test_video_skips_the_models_flip_tta_unless_asked_photos_keep_it(tmp_path, model_file, photo_dir, capsys):
+    from helpers import models, training
+
+    wrapped = tmp_path / "wrapped.keras"
+    models.with_flip_tta(training.load_model(model_file)).save(wrapped)
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for f in inference.jittered_frames(inference.sample_photos()["astronaut"], 3, size=(320, 240)):
+        writer.write(f)
+    writer.release()
+    common = ["--model", str(wrapped), "--no-window", "--output"]
+    assert webcam.main(["--source", str(clip), *common, str(tmp_path / "a.avi")]) == 0
+    assert "live video skips the flip TTA; --flip-tta keeps it" in capsys.readouterr().out
+    assert webcam.main(["--source", str(clip), "--flip-tta", *common, str(tmp_path / "b.avi")]) == 0
+    assert "skips the flip TTA" not in capsys.readouterr().out
+    assert webcam.main(["--source", str(photo_dir / "astronaut.jpg"), *common, str(tmp_path / "c.png")]) == 0
+    assert "skips the flip TTA" not in capsys.readouterr().out, "photos are classified with the whole model"
