@@ -249,3 +249,73 @@ def test_hints_come_in_tiers(capsys):
     assert "def imbalance_ratio" in capsys.readouterr().out  # the code, at the second failure
     checks.hint("imbalance_ratio")
     assert "def imbalance_ratio" in capsys.readouterr().out  # or on request
+
+
+# Code in a hint: a call (`name(`), indexing (`x[`) or a keyword argument (`k=v`). Hints give the idea in words.
+CODE = re.compile(r"[A-Za-z_][\w.]*\(|\w\[|\w=\w")
+
+
+@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+def test_first_hint_gives_the_idea_not_code(name):
+    """The first failure's hint is an idea; the code comes at the second failure or with helpers.checks.hint."""
+    hint = checks.EXERCISES[name].hint
+    assert hint, f"{name}: give a hint (the idea, in words)"
+    assert not CODE.search(hint), f"{name}: the first hint shows code ({CODE.search(hint).group()!r}...): {hint}"
+
+
+def test_code_in_a_hint_is_recognised():
+    for code in ("np.argsort(-row)", "probs[i, labels[i]]", "RandomZoom(zoom, zoom)", "minlength=7", "s[0] = p[0]"):
+        assert CODE.search(code), code
+    for idea in ("look at np.bincount's minlength", "rank them (smallest first)", "x: epoch, y: the metric"):
+        assert not CODE.search(idea), idea
+
+
+def test_resampling_feedback_says_what_differs_without_printing_images():
+    message = checks.run_check(checks.EXERCISES["oversample_rare"].wrong_answers[0], "oversample_rare").message
+    assert "[[[" not in message and "..." not in message.split("what differs")[1]  # no 4-D arrays
+    assert "images per class [40, 30, 30, 60, 30, 30, 35]" in message  # expected
+    assert "images per class [60, 60, 60, 60, 60, 60, 60]" in message  # got
+    assert "what differs: images per class" in message and "min_count = 30" in message
+    relabelled = checks.run_check(checks.EXERCISES["random_oversample"].wrong_answers[2], "random_oversample").message
+    assert "not in the input, the first at index" in relabelled
+
+
+def test_table_feedback_shows_the_whole_small_table():
+    message = checks.run_check(checks.EXERCISES["choose_remedy"].wrong_answers[0], "choose_remedy").message
+    for text in ("val_macro_f1", "none", "class weights", "oversampling", "0.505", "margin = 0.02"):
+        assert text in message, text
+    assert " ..." not in message
+    story = checks.run_check(checks.EXERCISES["diagnose_fit"].wrong_answers[0], "diagnose_fit").message
+    rows = [l for l in story.splitlines() if re.match(r"\s+\d+\s+[\d.]+", l)]
+    assert len(rows) == 12 and " ..." not in story  # every epoch of the 12-epoch history
+
+
+def test_array_feedback_names_a_nan_as_the_largest_difference():
+    message = checks.run_check(checks.EXERCISES["recall_from_confusion"].wrong_answers[-1], "recall_from_confusion").message
+    assert "first difference at index (1,)" in message and "a NaN against a number at index (1,)" in message
+    assert "[[ 8 10 10  6 18  7 13]" in message  # the confusion matrix, whole
+
+
+def test_a_tenth_of_the_minimum_fails_where_the_range_test_never_turns_up():
+    """On lesson 05's workshop network the loss stays flat to lr 1: a tenth of the minimum is far past the fall."""
+    lrs, losses = checks.lesson05._range_curve(-3.3, 0.8, turn_up=False, noise=0.1, seed=2, drop=0.45)
+    low, steepest, high = checks.lesson05._falling_range(lrs, losses)
+    assert np.argmin(losses) >= len(losses) - 3 and low < steepest < high < lrs[np.argmin(losses)] / 10
+    assert low <= checks.EXERCISES["pick_learning_rate"].reference(lrs, losses) <= high
+    message = checks.run_check(lambda lrs, losses: float(lrs[np.argmin(losses)] / 10), "pick_learning_rate").message
+    assert "past the end of the fall" in message and "never turns up" in message and "A good choice lies" in message
+
+
+def test_plot_feedback_names_the_missing_legend_and_the_epoch_axis():
+    plot = checks.EXERCISES["plot_curves"]
+    messages = {i: checks.run_check(w, "plot_curves").message for i, w in enumerate(plot.wrong_answers)}
+    assert any("no legend" in m for m in messages.values())
+    assert any("drawn against 0 .. 7 (the row index)" in m and "1 .. 8" in m for m in messages.values())
+    assert any("x axis is labelled ''" in m for m in messages.values())
+
+
+def test_overfit_feedback_tells_the_training_step_accuracy_from_the_measured_one():
+    """A training step's own accuracy (dropout on, before its update) is not the accuracy on the batch afterwards."""
+    wrong = checks.EXERCISES["overfit_one_batch"].wrong_answers[-1]  # returns the last train_on_batch accuracy
+    message = checks.run_check(wrong, "overfit_one_batch").message
+    assert "case 3/3" in message and "Dropout(rate=0.9)" in message and "training mode" in message

@@ -165,18 +165,57 @@ def layer_table(model: Any) -> list[str]:
 
 
 def _short(value: Any, limit: int = 300) -> str:
+    """``value`` in words for a check's message: Keras objects by what is compared, arrays by shape and
+    their first values, an ``(images, labels)`` pair by its shapes and images per class, a small table whole."""
     keras_text = describe_keras(value)
     if keras_text is not None:
         return keras_text
-    if isinstance(value, tuple) and value and any(describe_keras(v) is not None for v in value):
+    table = _table_text(value)
+    if table is not None:
+        return table
+    if _is_images_and_labels(value):
+        images, labels = value
+        counts = np.bincount(labels.astype(np.int64), minlength=7).tolist() if len(labels) and labels.min() >= 0 else "?"
+        return (f"(images {_array_text(images)}, labels {_array_text(labels)}; "
+                f"images per class {counts})")
+    if isinstance(value, tuple) and value and any(isinstance(v, np.ndarray) or describe_keras(v) is not None for v in value):
         return "(" + ", ".join(_short(v, limit) for v in value) + ")"
     if hasattr(value, "images") and hasattr(value, "labels") and hasattr(value, "name"):  # a data Split
         return f"Split {value.name!r}: {len(value.labels)} faces {tuple(np.shape(value.images)[1:])}, classes {np.bincount(value.labels, minlength=7).tolist()}"
-    if isinstance(value, np.ndarray) and value.size > 20:
-        text = f"array(shape={value.shape}, dtype={value.dtype}, first values {value.ravel()[:6].tolist()})"
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[:limit] + " ..."
+    text = _array_text(value) if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= limit or (isinstance(value, np.ndarray) and "\n" in text) else text[:limit] + " ..."
+
+
+def _array_text(value: np.ndarray, show: int = 6) -> str:
+    """A small array on one line; a larger one as its shape, dtype and first values (6 significant digits)."""
+    if value.size <= 20 and value.ndim <= 1:
+        return "array(" + np.array2string(value, separator=", ", max_line_width=10**6, precision=6) + ")"
+    if value.ndim == 2 and value.shape[0] <= 8 and value.shape[1] <= 8:  # e.g. a confusion matrix: whole, one row a line
+        return f"array of shape {value.shape}:\n" + _indent(np.array2string(value, max_line_width=10**6, precision=4))
+    flat = value.ravel()[:show]
+    first = ", ".join(f"{v:.6g}" if np.issubdtype(value.dtype, np.floating) else str(v) for v in flat.tolist())
+    return f"array(shape={value.shape}, dtype={value.dtype}, first values [{first}, ...])"
+
+
+def _is_images_and_labels(value: Any) -> bool:
+    """An ``(images, labels)`` pair: an array of images and one integer label per image."""
+    return (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, np.ndarray) for v in value)
+            and value[0].ndim >= 2 and value[1].ndim == 1 and np.issubdtype(value[1].dtype, np.integer))
+
+
+def _table_text(value: Any, max_rows: int = 40) -> str | None:
+    """A pandas DataFrame or Series: whole (indented, on lines of its own) when it has at most ``max_rows`` rows."""
+    if type(value).__module__.split(".")[0] != "pandas" or not hasattr(value, "to_string"):
+        return None
+    kind = type(value).__name__
+    if len(value) > max_rows:
+        shown = value.head(5).to_string(float_format=lambda v: f"{v:.4g}")
+        return f"{kind} with {len(value)} rows; the first 5:\n" + _indent(shown)
+    return f"{kind}:\n" + _indent(value.to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+def _indent(text: str, by: str = "      ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
 
 
 def array_difference(expected: Any, got: Any, show: int = 4) -> str:
@@ -197,11 +236,13 @@ def array_difference(expected: Any, got: Any, show: int = 4) -> str:
     flat = int(np.flatnonzero(bad.ravel())[0])
     where = np.unravel_index(flat, e.shape)
     with np.errstate(invalid="ignore"):
-        gap = np.abs(e - g)
-    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(gap), -1, gap))), e.shape)
+        gap = np.where(bad, np.abs(e - g), 0.0)  # NaN where one of them is NaN and the other not
+    gap = np.where(np.isnan(gap), np.inf, gap)  # a NaN against a number: the largest difference there is
+    worst = np.unravel_index(int(np.argmax(gap)), e.shape)
     fmt = lambda a: "[" + ", ".join(f"{v:.6g}" for v in a.ravel()[flat:flat + show]) + (", ..." if flat + show < a.size else "") + "]"
+    largest = f"largest difference {float(gap[worst]):.4g}" if np.isfinite(gap[worst]) else "a NaN against a number"
     return (f"  first difference at index {tuple(int(i) for i in where)} ({int(bad.sum())} of {e.size} values differ); "
-            f"largest difference {float(gap[worst]):.4g} at index {tuple(int(i) for i in worst)}\n"
+            f"{largest} at index {tuple(int(i) for i in worst)}\n"
             f"  from there, expected: {fmt(e)}\n  from there, got:      {fmt(g)}")
 
 
@@ -212,6 +253,7 @@ def run_check(answer: Callable, name: str | None = None) -> Result:
         raise KeyError(f"No exercise called {name!r}. Known: {', '.join(sorted(EXERCISES))}")
     ex = EXERCISES[name]
     cases = ex.cases()
+    names = _parameter_names(ex.reference)
     for i, args in enumerate(cases, 1):
         expected = ex.reference(*args) if ex.verify is None else None
         try:
@@ -220,7 +262,7 @@ def run_check(answer: Callable, name: str | None = None) -> Result:
             return Result(name, "not attempted", f"{name}: not attempted yet.")
         except Exception as exc:
             tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Result(name, "fail", f"{name}: case {i}/{len(cases)} raised {tb}\n  input:    {_describe(args)}")
+            return Result(name, "fail", f"{name}: case {i}/{len(cases)} raised {tb}\n  input:    {_describe(args, names)}")
         if got is None and (expected is not None or ex.verify is not None):
             return Result(name, "not attempted", f"{name}: returned None; did you forget `return`? (not attempted yet)")
         if ex.verify is not None:  # many right answers: check what this one did
@@ -229,21 +271,24 @@ def run_check(answer: Callable, name: str | None = None) -> Result:
             except Exception as exc:
                 problem = "checking it raised " + traceback.format_exception_only(type(exc), exc)[-1].strip()
             if problem:
-                return Result(name, "fail", f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n  {problem}")
+                return Result(name, "fail", f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args, names)}\n  {problem}")
             continue
         try:
             right = ex.compare(expected, got)
+        except ValueError as exc:  # the compare's own words on what differs
+            right, why = False, f"what differs: {exc}"
         except Exception as exc:  # an answer of an unexpected type: a clear FAIL, never a crashed cell
-            right, why = False, traceback.format_exception_only(type(exc), exc)[-1].strip()
+            right, why = False, f"({traceback.format_exception_only(type(exc), exc)[-1].strip()})"
         else:
             why = ""
         if not right:
+            difference = array_difference(expected, got) if isinstance(expected, np.ndarray) else ""
             return Result(
                 name,
                 "fail",
-                f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args)}\n"
-                f"  expected: {_short(expected)}\n  got:      {_short(got)}" + (f"\n  ({why})" if why else "")
-                + (f"\n{array_difference(expected, got)}" if isinstance(expected, np.ndarray) and array_difference(expected, got) else ""),
+                f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args, names)}\n"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}" + (f"\n  {why}" if why else "")
+                + (f"\n{difference}" if difference else ""),
             )
     return Result(name, "pass", f"{name}: all {len(cases)} cases pass (including hidden edge cases).")
 
@@ -252,8 +297,25 @@ def _copy(args: tuple) -> tuple:
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
-def _describe(args: tuple) -> str:
-    return ", ".join(_short(a, 120) for a in args)
+def _describe(args: tuple, names: list[str] | None = None) -> str:
+    """The case's arguments, named as the reference names them; a multi-line one (a table) on lines of its own."""
+    if not names or len(names) != len(args):
+        names = [f"argument {i}" for i in range(1, len(args) + 1)]
+    parts = [f"{n} = {_short(a, 160)}" for n, a in zip(names, args)]
+    if any("\n" in p for p in parts):
+        return "one a line:\n" + "\n".join("    " + p.replace("\n", "\n    ") for p in parts)
+    return ", ".join(parts)
+
+
+def _parameter_names(function: Callable) -> list[str] | None:
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature
+        return None
+    plain = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    return [p.name for p in parameters] if plain else None
 
 
 def _record(result: Result) -> None:

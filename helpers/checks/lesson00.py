@@ -44,8 +44,9 @@ _FOLDER_ORDER = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surpris
         lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(-r)[:k]] for r in p.T],  # columns
         lambda p, k: [[(_class_name(c), float(r[c])) for c in np.argsort(r)[::-1][:k]] for r in p],  # ties reversed
     ],
-    hint="for each row: np.argsort(-row, kind='stable')[:k] gives the k most probable class indices "
-         "(ties: lower index first); name them with CLASS_NAMES.",
+    hint="sort each row's probabilities from the largest to the smallest, keeping equal probabilities in class"
+         " order (a stable sort: the lower class index first), take the first k and pair each class's name "
+         "with its probability.",
 )
 def top_k_classes(probs: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
     """For each image (row of ``probs``, shape (N, 7)), its ``k`` most probable classes as
@@ -124,8 +125,9 @@ def _wrong_channel_mean(photo):
         lambda p: photo_to_model_input(p)[:, :, 0],  # channel axis missing
         lambda p: photo_to_model_input(p).astype(np.float32) / 255,  # rescaled: the model does that itself
     ],
-    hint="crop the centre square (side = min(height, width), top = (height - side) // 2, same for left), "
-         "convert RGB to gray (Pillow's Image.fromarray(crop).convert('L')), then helpers.data.to_model_input(gray).",
+    hint="cut the largest square out of the middle of the photo (as much removed on the left as on the right, "
+         "above as below), make it gray, then let the course's helpers.data.to_model_input resize it: uint8 "
+         "48x48x1, 0-255 (do not rescale to 0-1: the model does that itself).",
 )
 def photo_to_model_input(photo: np.ndarray) -> np.ndarray:
     """A photo (RGB ``(H, W, 3)`` or gray ``(H, W)``, uint8) as the course's model input: its centre

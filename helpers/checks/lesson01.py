@@ -88,8 +88,8 @@ def _twins_adjacent(hashes):
     cases=_twin_cases,
     wrong_answers=[_twins_distinct, _twins_reversed, _twins_adjacent,
                    lambda h: {(a, b): int(np.isin(h[b], h[a]).sum()) for a in h for b in h if a != b}],  # both orders
-    hint="names = list(hashes); for i, a in enumerate(names): for b in names[i + 1:]: "
-    "counts[(a, b)] = int(np.isin(hashes[b], hashes[a]).sum()).",
+    hint="look at every pair of splits once, the earlier one first (a before b: never both orders, never a "
+         "split with itself), and count the images of b whose hash also occurs in a.",
 )
 def twins_between(hashes: dict[str, np.ndarray]) -> dict[tuple[str, str], int]:
     """For each pair of splits (a before b): how many images of b have an exact twin in a."""

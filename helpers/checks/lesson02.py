@@ -61,7 +61,8 @@ def _weights_compare(expected: dict, got: Any) -> bool:
         lambda y: {int(c): 1.0 / n for c, n in zip(*np.unique(y, return_counts=True))},
         lambda y: {int(c): len(y) / n for c, n in zip(*np.unique(y, return_counts=True))},
     ],
-    hint="'balanced' weights are n_samples / (n_classes_present * count_of_class).",
+    hint="a class's weight is the number of images divided by (the number of classes present times the images "
+         "of that class): rare classes weigh more, and every class ends up with the same total weight.",
 )
 def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
     """scikit-learn's 'balanced' class weights as a {class index: weight} dict for Keras."""
@@ -92,10 +93,14 @@ def _same_resample(expected: Any, got: Any) -> bool:
         raise ValueError(f"images per class {have.tolist()}, expected {want.tolist()}")
     originals, rows = _resample_rows(exp_images, exp_labels), _resample_rows(images, labels)
     if rows - originals:
-        raise ValueError(f"{len(rows - originals)} (image, label) pairs that are not in the input: "
-                         "an image got another image's label (shuffle images and labels with the same indices)")
+        first = next(i for i, pair in enumerate(zip(images, labels)) if (pair[0].tobytes(), int(pair[1])) not in originals)
+        raise ValueError(f"{len(rows - originals)} (image, label) pairs that are not in the input, the first at index "
+                         f"{first} of yours (label {int(labels[first])}): an image got another image's label "
+                         "(shuffle images and labels with the same indices)")
     if originals - rows:
-        raise ValueError(f"{len(originals - rows)} of the original images are missing: keep every image, add copies")
+        missing = np.bincount([label for _, label in originals - rows], minlength=7).tolist()
+        raise ValueError(f"{sum(missing)} of the original images are missing (per class: {missing}): "
+                         "keep every image, add copies")
     return True
 
 
@@ -151,8 +156,9 @@ def _wrong_from_anywhere(images, labels, seed):  # extra copies drawn from all i
     cases=_resample_cases,
     compare=_same_resample,
     wrong_answers=[_wrong_draw_all, _wrong_to_smallest, _wrong_shuffled_apart, _wrong_from_anywhere],
-    hint="keep every image; for each class present, add (largest count - its count) copies drawn at random "
-         "from that class (rng.choice(..., replace=True)); index images and labels with the SAME indices.",
+    hint="keep every image; top each class up to the size of the largest by random copies (drawn with "
+         "replacement) of its own images; pick images and labels with the same indices, so that no image "
+         "changes its label.",
 )
 def random_oversample(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(images, labels)`` with every class present topped up by random copies of its own images until

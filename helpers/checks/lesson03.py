@@ -80,9 +80,9 @@ def _wrong_no_flip(rotation: float, zoom: float):
     cases=lambda: [(0.05, 0.1), (0.1, 0.2), (0.02, 0.05)],
     compare=_same_augmentation,
     wrong_answers=[_wrong_vertical_flip, _wrong_degrees, _wrong_stretch, _wrong_no_flip],
-    hint="keras.Sequential([RandomFlip('horizontal'), RandomRotation(rotation), RandomZoom(zoom)]): a vertical "
-         "flip changes the expression, RandomRotation's factor is a fraction of a full turn, not degrees, and "
-         "RandomZoom takes no width factor (the width follows the height; its own would stretch faces).",
+    hint="three random layers in a keras.Sequential: a flip, a rotation and a zoom. For each, ask what keeps a"
+         " face a face with the same expression: which flip? In which unit does the rotation's factor count "
+         "(degrees or a fraction of a full turn)? Should the zoom change the width apart from the height?",
 )
 def build_augmentation(rotation: float, zoom: float):
     """A keras.Sequential: horizontal flip, then rotation by up to ``rotation`` of a turn, then zoom up to ``zoom``."""
@@ -193,8 +193,9 @@ def _agreement_table(predict, transforms, images, labels, against_labels: bool =
         lambda p, t, x, y: _agreement_table(p, t, x, y).sort_index(),  # rows not in the transforms' order
         lambda p, t, x, y: _agreement_table(p, {n: (lambda im: im) for n in t}, x, y),  # transforms never applied
     ],
-    hint="predict once on the untransformed images (argmax over axis 1); then for each transform, in the dict's "
-         "order: accuracy = mean(new prediction == labels), same_prediction = mean(new prediction == old prediction).",
+    hint="predict once on the untouched images and keep the predicted classes; then, for each transform in the"
+         " dict's order, predict on the transformed images and measure two fractions: how often the new "
+         "prediction is the label (accuracy) and how often it is the old prediction (same_prediction).",
 )
 def transform_agreement(predict, transforms: dict, images: np.ndarray, labels: np.ndarray):
     """How much each transform changes a model's answers: a DataFrame indexed by transform name (in the
@@ -230,8 +231,8 @@ def _remedy_cases() -> list[tuple]:
             str(t["val_macro_f1"].idxmax())),  # a tie with the margin counted as better
         lambda t, m: (lambda b: b if t.loc[b, "val_macro_f1"] > m else "none")(str(t["val_macro_f1"].idxmax())),
     ],
-    hint="best = the row with the highest val_macro_f1 (the first one on a tie); return it only if its macro-F1 "
-         "exceeds the 'none' row's by MORE than margin, otherwise 'none'.",
+    hint="find the remedy with the highest validation macro-F1 (the first one on a tie). A gain within the "
+         "noise is no evidence: keep 'none' unless the best beats the 'none' row by MORE than the margin.",
 )
 def choose_remedy(table, margin: float) -> str:
     """The remedy to use: the one with the highest validation macro-F1, if it beats ``"none"`` by more than

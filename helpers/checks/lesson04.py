@@ -21,7 +21,9 @@ from .core import exercise, layer_table
         lambda size, kernel, stride, padding: size // stride if padding == "same" else (size - kernel) // stride,
         lambda size, kernel, stride, padding: size if padding == "same" else size - kernel + 1,  # stride ignored
     ],
-    hint="'valid': (size - kernel) // stride + 1;  'same': ceil(size / stride), i.e. -(-size // stride).",
+    hint="'valid': count the positions at which the whole kernel fits inside the image, moving stride pixels "
+         "at a time; 'same': the image is padded so that only the stride shrinks it (the size divided by the "
+         "stride, rounded up).",
 )
 def conv_output_shape(size: int, kernel: int, stride: int, padding: str) -> int:
     """Output height (= width) of a square convolution or pooling: padding 'same' or 'valid'."""
@@ -133,9 +135,10 @@ def _wrong_net(bias: bool = False, rescale: bool = True, flatten: bool = False, 
     verify=_verify_network,
     wrong_answers=[_wrong_net(rescale=False), _wrong_net(bias=True), _wrong_net(flatten=True), _wrong_net(softmax=False),
                    _wrong_net(classic_order=True), _wrong_net(momentum=0.99)],
-    hint="Input((48, 48, 1)) -> Rescaling(1/255) -> for each width: Conv2D(width, 3, padding='same', use_bias=False), "
-         "MaxPooling2D(2), BatchNormalization(momentum=0.9), Activation('relu') -> GlobalAveragePooling2D -> Dropout(dropout) -> "
-         "Dense(7, activation='softmax'). The failure message names the first layer that differs.",
+    hint="follow the exercise text's order: the rescaling inside the model first; then per width one stage of "
+         "convolution (no bias: the batch norm after it has its own offset), pooling, batch normalization and "
+         "ReLU; then global average pooling, dropout and a softmax over the 7 classes. The failure message "
+         "names the first layer that differs.",
 )
 def build_cnn(widths: tuple, dropout: float):
     """Your CNN: raw 48x48x1 pixels (0-255) in, 7 softmax probabilities out (see the lesson for the layers)."""
@@ -152,9 +155,10 @@ def build_cnn(widths: tuple, dropout: float):
         lambda widths: sum(9 * c * w + 4 * w for c, w in zip((1, *widths), widths)) + widths[-1] * 7,  # classifier bias
         lambda widths: sum(9 * c * w + 5 * w for c, w in zip((1, *widths), widths)) + widths[-1] * 7 + 7,  # conv bias too
     ],
-    hint="per stage: the conv's 3*3*c_in*width weights (no bias) + the batch norm's 4 numbers per channel (gamma, beta, "
-         "moving mean, moving variance); c_in is 1 for the first stage, then the previous width; then the classifier: "
-         "width_last * 7 weights + 7 biases. Pooling, ReLU, dropout and rescaling have none.",
+    hint="add up the stages: a convolution has one 3x3 kernel per (input channel, output channel) pair and no "
+         "bias; a batch norm keeps 4 numbers per channel (gamma, beta, moving mean, moving variance); the "
+         "first stage's input has 1 channel, the next ones the previous width; the classifier has a weight per"
+         " (last width, class) pair plus a bias per class. Pooling, ReLU, dropout and rescaling have none.",
 )
 def cnn_params(widths: tuple) -> int:
     """Parameters (trainable and not, as count_params counts them) of build_cnn(widths, dropout)."""

@@ -137,8 +137,9 @@ def _bootstrap_90(a, b, r):
         _bootstrap_normal,
         _bootstrap_90,
     ],
-    hint="d = correct_b[resamples].mean(axis=1) - correct_a[resamples].mean(axis=1) (the same rows for both); "
-    "return (mean(b) - mean(a), np.percentile(d, 2.5), np.percentile(d, 97.5)).",
+    hint="each resample (a row of indices) draws the SAME faces for both models: compute B's accuracy minus "
+         "A's on it. The interval is the middle 95 % of those differences; the first number is the difference "
+         "on all faces.",
 )
 def paired_bootstrap_interval(correct_a: np.ndarray, correct_b: np.ndarray, resamples: np.ndarray) -> tuple[float, float, float]:
     """B's accuracy minus A's on the same faces, and its 95 % paired-bootstrap interval (low, high)."""
@@ -202,8 +203,9 @@ def _choose_by_difference(correct, cost, r):
         _choose_by_difference,
         lambda correct, cost, r: min(correct, key=lambda name: cost[name]),  # always the cheapest
     ],
-    hint="sort the names by cost (sorted is stable: equal costs keep the dict's order); chosen = the first; for each "
-    "next name, if paired_bootstrap_interval(correct[chosen], correct[name], resamples)[1] > 0: chosen = name.",
+    hint="start from the cheapest option (equal costs: the dict's order); go up the costs and switch to a "
+         "costlier option only when the paired-bootstrap interval of its gain over the one you hold lies "
+         "entirely above 0.",
 )
 def choose_option(correct: dict[str, np.ndarray], cost: dict[str, float], resamples: np.ndarray) -> str:
     """The cheapest option, replaced by a costlier one only when its gain's 95 % interval lies above 0."""

@@ -75,8 +75,9 @@ def _wrong_unclipped(frame, box, margin):
         _wrong_swapped_xy,
         _wrong_unclipped,
     ],
-    hint="crop frame[y0:y1, x0:x1] with round(margin*w) / round(margin*h) extra pixels per side, clipped "
-    "to the frame (no negative indices); then to_gray and helpers.data.to_model_input: uint8 (48, 48, 1), 0-255.",
+    hint="widen the box by the margin on every side (margin times its width left and right, times its height "
+         "above and below, rounded), keep the crop inside the frame (a negative index would wrap around), then"
+         " make it gray and model input as the training loader does: uint8 48x48x1, 0-255.",
 )
 def preprocess_face(frame: np.ndarray, box: tuple, margin: float) -> np.ndarray:
     """A detected face as model input, like the training loader: crop with margin, gray, 48x48x1 uint8."""
@@ -120,7 +121,8 @@ def _wrong_from_zero(probs, alpha):
         lambda p, a: np.asarray(p, dtype=float),  # no smoothing
         lambda p, a: np.cumsum(p, axis=0) / np.arange(1, len(p) + 1)[:, None],  # running mean
     ],
-    hint="s[0] = p[0]; then s[t] = alpha * p[t] + (1 - alpha) * s[t-1] (alpha weighs the NEW frame).",
+    hint="an exponential moving average: the first smoothed frame is the first frame itself; each later one "
+         "mixes the new frame (weight alpha) with the previous SMOOTHED frame (weight 1 - alpha).",
 )
 def smooth_probabilities(probs: np.ndarray, alpha: float) -> np.ndarray:
     """Exponential moving average of per-frame probabilities (T, 7); s[0] = p[0]."""

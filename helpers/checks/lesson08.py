@@ -30,7 +30,8 @@ def _rejection_cases() -> list[tuple]:
         lambda p, y: np.argsort(p.max(axis=1)),  # least confident predictions, ignoring the label
         lambda p, y: np.flatnonzero(p.argmax(axis=1) != y),  # only the mistakes, not ranked
     ],
-    hint="for each image take probs[i, labels[i]] (the probability of ITS label), then sort ascending.",
+    hint="for each image, the probability the model gives to ITS label; order the images from the smallest of "
+         "these to the largest.",
 )
 def label_rejection_ranking(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Indices of the images, ordered from the label the model finds least likely to the most likely."""
@@ -101,9 +102,9 @@ def _recall_interval(y, p, r, skip_empty=True, q=(2.5, 97.5), of="recall"):
         lambda y, p, r: _recall_interval(y, p, r, q=(5, 95)),
         lambda y, p, r: np.repeat(_recall_interval(y, p, r)[:, :1], 3, axis=1),  # no interval at all
     ],
-    hint="per class c: is_c = y_true == c, hit = is_c & (y_pred == c); n_c = is_c[resamples].sum(1); "
-    "redrawn = hit[resamples].sum(1)[n_c > 0] / n_c[n_c > 0]; row = [hit.sum() / is_c.sum(), "
-    "*np.percentile(redrawn, [2.5, 97.5])], or zeros when the class has no face.",
+    hint="per class: the recall on all faces (found / faces of that class), and its interval from the "
+         "resamples: the recall among the faces each resample drew (leave out resamples that drew no face of "
+         "the class), then the 2.5th and 97.5th percentiles. A class with no face gets zeros.",
 )
 def recall_intervals(y_true: np.ndarray, y_pred: np.ndarray, resamples: np.ndarray) -> np.ndarray:
     """Per class: [recall, 2.5th percentile, 97.5th percentile] over bootstrap redraws, shape (7, 3)."""

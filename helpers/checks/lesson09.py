@@ -96,9 +96,9 @@ def _wrong_no_hidden(base, hidden):
     cases=_finetune_cases,
     compare=_same_finetune_model,
     wrong_answers=[_wrong_not_frozen, _wrong_rescaled_twice, _wrong_logits, _wrong_all_frozen, _wrong_no_hidden],
-    hint="base.trainable = False; then keras.Input((48, 48, 1)) -> base(inputs, training=False) -> "
-         "Dense(hidden, 'relu') -> Dropout(0.3) -> Dense(7, 'softmax'). The base rescales the pixels itself; "
-         "only the two new Dense layers may be trainable.",
+    hint="freeze the pretrained base and call it in inference mode (its batch norms keep their statistics) on "
+         "48x48x1 inputs; put a new head on it: a hidden ReLU layer of the given size, dropout 0.3, and 7 "
+         "softmax outputs. The base rescales the pixels itself; only the head's two dense layers may train.",
 )
 def build_finetune_model(base, hidden: int):
     """Frozen ``base`` (raw pixels -> features) + a new head: Dense(hidden, relu), Dropout(0.3), Dense(7, softmax)."""
@@ -130,8 +130,9 @@ def _fine_tuning_reference(epochs, frozen_epochs, head_lr, fine_lr, decay_lr=Non
         lambda e, f, h, l: [(False, h)] * min(f, e) + [(True, l)] * max(e - f, 0),  # no decay
         lambda e, f, h, l: _fine_tuning_reference(e, f, h, l, cap=False),  # more epochs than the budget
     ],
-    hint="n1 = min(frozen_epochs, epochs) epochs of (False, head_lr), then n2 = epochs - n1 of "
-         "(True, helpers.training.cosine_schedule(fine_lr, n2)(k)) for k = 0 .. n2-1.",
+    hint="first the head alone (base frozen) at head_lr for frozen_epochs epochs (never more than there are); "
+         "then the whole network for the remaining epochs, its rate following the course's cosine schedule "
+         "from fine_lr over those remaining epochs.",
 )
 def fine_tuning_schedule(epochs: int, frozen_epochs: int, head_lr: float, fine_lr: float) -> list:
     """One ``(base_trainable, learning_rate)`` per epoch: the head alone at ``head_lr``, then everything on a
@@ -181,9 +182,10 @@ def _verdict(general_correct, personal_correct, alpha, two_sided=False, swapped=
         lambda g, p, a: _verdict(g, p, a, all_faces=True),  # faces both models get right (or wrong) are no evidence
         lambda g, p, a: _verdict(g, p, a, ignore_noise=True),
     ],
-    hint="Only the faces where the models disagree are evidence: fixed = personal right & general wrong, broken = "
-         "the reverse; p = scipy.stats.binomtest(fixed, fixed + broken, 0.5, alternative='greater').pvalue "
-         "(1.0 when they never disagree); better = p < alpha.",
+    hint="only the faces where the two models disagree are evidence: count those the personal model fixed and "
+         "those it broke. Were it no better, each disagreement would go either way with probability 1/2; a "
+         "one-sided binomial test says how surprising the number of fixes is (p = 1 when they never disagree);"
+         " better means p < alpha.",
 )
 def personalisation_verdict(general_correct: np.ndarray, personal_correct: np.ndarray, alpha: float) -> dict:
     """Does the personalised model beat the general one on the same held-back faces by more than noise?
