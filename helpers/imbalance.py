@@ -21,7 +21,7 @@ from .class_balance import class_weights, oversample, oversample_indices, oversa
 from .splits import Split
 
 __all__ = ["class_weights", "oversample_indices", "oversample_rare_indices", "oversample", "stratified_subset",
-           "validation_metrics", "compare_remedies", "embed", "macro_f1_noise", "compare_remedies_on_features"]
+           "validation_metrics", "compare_remedies", "embed", "macro_f1", "macro_f1_noise", "compare_remedies_on_features"]
 
 
 def validation_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:
@@ -134,6 +134,25 @@ def embed(model, images: np.ndarray, batch_size: int = 256, progress: bool = Tru
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, extractor.output.shape[-1]), np.float32)
 
 
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-F1 over the 7 classes (F1 = 0 for a class with no true and no predicted image), as
+    ``sklearn.metrics.f1_score(y_true, y_pred, labels=range(7), average="macro", zero_division=0)``
+    but about a hundred times faster, for bootstraps (:func:`helpers.evaluation.paired_bootstrap`).
+
+    Args:
+        y_true, y_pred: integer labels ``(N,)`` in CLASS_NAMES order.
+    Raises:
+        ValueError: arrays of different lengths.
+    """
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"labels and predictions differ in shape: {y_true.shape} and {y_pred.shape}")
+    correct = np.bincount(y_true[y_true == y_pred], minlength=NUM_CLASSES)[:NUM_CLASSES]
+    both = np.bincount(y_true, minlength=NUM_CLASSES)[:NUM_CLASSES] + np.bincount(y_pred, minlength=NUM_CLASSES)[:NUM_CLASSES]
+    f1 = np.divide(2.0 * correct, both, out=np.zeros(NUM_CLASSES), where=both > 0)
+    return float(f1.mean())
+
+
 def macro_f1_noise(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 500, seed: int = SEED) -> float:
     """How much macro-F1 moves when the evaluation images are redrawn: the standard deviation of
     macro-F1 (7 classes, F1 = 0 for a class without true or predicted images) over ``n_boot``
@@ -175,7 +194,8 @@ def compare_remedies_on_features(
 
     Returns:
         ``(table, predictions)``: a DataFrame indexed by remedy with ``val_accuracy``,
-        ``val_macro_f1``, ``disgust_recall``, ``train_images``, ``seconds``; and a dict
+        ``val_macro_f1``, ``disgust_recall`` (validation), ``train_disgust_recall`` (on the
+        training faces it learned from, copies included), ``train_images``, ``seconds``; and a dict
         remedy -> validation predictions ``(N,)``. A tqdm bar counts the remedies.
     """
     import time
@@ -206,6 +226,8 @@ def compare_remedies_on_features(
             "val_macro_f1": float(f1_score(val_y, predicted, labels=range(NUM_CLASSES), average="macro", zero_division=0)),
             "disgust_recall": float(recall_score(val_y, predicted, labels=[CLASS_NAMES.index("disgust")], average="macro",
                                                  zero_division=0)),
+            "train_disgust_recall": float(recall_score(y, classifier.predict(x), labels=[CLASS_NAMES.index("disgust")],
+                                                       average="macro", zero_division=0)),
             "train_images": len(x),
             "seconds": round(time.perf_counter() - start, 1),
         }

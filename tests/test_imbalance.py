@@ -51,6 +51,7 @@ def test_class_weights_raise_the_rare_class_recall_on_fixed_features():
     assert table.loc["class weights", "disgust_recall"] > table.loc["none", "disgust_recall"] + 0.2
     assert table.loc["none", "val_accuracy"] > table.loc["class weights", "val_accuracy"]
     assert (table["train_images"] == len(train_y)).all()
+    assert table.loc["class weights", "train_disgust_recall"] > table.loc["none", "train_disgust_recall"]  # on what it learned from
     again, _ = imbalance.compare_remedies_on_features(train_x, train_y, val_x, val_y, remedies)
     assert again.drop(columns="seconds").equals(table.drop(columns="seconds"))  # reproducible
 
@@ -71,3 +72,15 @@ def test_embed_gives_the_classifier_input_and_unwraps_a_flip_average():
     assert features.shape == (5, dense.input.shape[-1]) and features.dtype == np.float32
     probs = keras.ops.convert_to_numpy(dense(features))
     np.testing.assert_allclose(probs, network.predict(faces, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_macro_f1_is_sklearns_with_every_class_counted():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    for n, classes in [(500, 7), (40, 3), (7, 1)]:  # some classes absent from labels and predictions
+        y, p = rng.integers(0, classes, n), rng.integers(0, classes, n)
+        expected = f1_score(y, p, labels=range(7), average="macro", zero_division=0)
+        assert imbalance.macro_f1(y, p) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="differ in shape"):
+        imbalance.macro_f1(np.zeros(3, int), np.zeros(4, int))

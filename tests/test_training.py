@@ -404,3 +404,32 @@ def test_format_duration():
     from helpers.curves import format_duration
 
     assert format_duration(42) == "42 s" and format_duration(150) == "2.5 minutes" and format_duration(7200) == "2.0 hours"
+
+
+def test_training_budget_stops_fit_mid_epoch_by_steps_or_seconds_and_validation_still_runs(tmp_path):
+    from helpers import models, training
+
+    class Bar:  # what the callback needs of a tqdm bar
+        total = 0.0
+
+        def update(self, n):
+            self.total += n
+
+    data, val = _tiny_split(640), _tiny_split(64, 1)  # 40 steps of 16 per epoch
+    helpers.seed_everything(0)
+    model = training.compile_model(models.build_workshop_cnn(augment=None, widths=(4, 8)))
+    bar = Bar()
+    by_steps = training.training_budget(max_steps=5, progress=bar)
+    history = training.train(model, data, val, tmp_path / "steps", epochs=3, batch_size=16, callbacks=[by_steps],
+                             lr_schedule=None, patience=None, live=False, verbose=0, estimate=False)
+    assert by_steps.steps == 5 and bar.total == 5  # stopped inside the first epoch
+    assert len(history) == 1 and np.isfinite(history["val_accuracy"].iloc[0])  # which was still validated
+    assert by_steps.first_step_seconds > 0 and by_steps.seconds > 0
+
+    by_time = training.training_budget(seconds=0.3, progress=(bar := Bar()))
+    training.train(model, data, val, tmp_path / "seconds", epochs=50, batch_size=16, callbacks=[by_time],
+                   lr_schedule=None, patience=None, live=False, verbose=0, estimate=False)
+    assert 2 <= by_time.steps < 50 * 40  # the first step's time is not counted; stopped long before 50 epochs
+    assert 0.3 <= by_time.seconds < 0.3 + 5.0 and bar.total == pytest.approx(0.3)  # the bar fills exactly its budget
+    with pytest.raises(ValueError, match="seconds=... or max_steps"):
+        training.training_budget()
