@@ -5,7 +5,7 @@ functions included; ``tests/test_structure.py`` checks this and that no module p
 
 Settings
   * :mod:`helpers.quiet`         TensorFlow's C++ log lines silenced before TensorFlow loads
-  * :mod:`helpers.course`        class order, modes (quick/workshop/full), seeding (lesson 00)
+  * :mod:`helpers.course`        class order, modes (quick/workshop/full), seeding, where runs are saved (lesson 00)
 Data (01-02)
   * :mod:`helpers.data_sources`  where FER2013 is: locate_fer2013, archives, wrapping folders, CSV variants
   * :mod:`helpers.ferplus`       FER+'s crowd votes: majority and soft labels (01, 08)
@@ -48,7 +48,7 @@ import the other modules when a lesson needs them.
 """
 
 from . import checks  # so that `helpers.checks.check(...)` works after a plain `import helpers`
-from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, by_mode, is_quick, is_workshop, run_mode, seed_everything
+from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, by_mode, is_quick, is_workshop, run_mode, runs_dir, seed_everything
 from .session import start
 from .data import (
     FER2013Data,
@@ -62,7 +62,7 @@ from .data import (
 )
 
 __all__ = [
-    "CLASS_NAMES", "IMAGE_SIZE", "NUM_CLASSES", "SEED", "by_mode", "is_quick", "is_workshop", "run_mode", "seed_everything", "start",
+    "CLASS_NAMES", "IMAGE_SIZE", "NUM_CLASSES", "SEED", "by_mode", "is_quick", "is_workshop", "run_mode", "runs_dir", "seed_everything", "start",
     "FER2013Data", "Split", "class_counts", "course_splits", "download_fer2013", "final_test", "load_course_data",
     "load_fer2013",
 ]

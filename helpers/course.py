@@ -1,4 +1,4 @@
-"""Course-wide settings: class order, run mode (quick/workshop/full), seeding. The bottom layer: imports no other course module
+"""Course-wide settings: class order, run mode (quick/workshop/full), seeding, where runs are saved. The bottom layer: imports no other course module
 (but :mod:`helpers.quiet`, which must load first). The banner every notebook shows first is :mod:`helpers.session`."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,9 @@ SEED: int = 42
 REPO_URL = "https://github.com/fer-course/fer2013-course"
 COLAB_URL = "https://colab.research.google.com/github/fer-course/fer2013-course/blob/main/"
 
+
+#: The course's folder: a clone (in Colab the cloned ``fer-course/``) or the unpacked download.
+COURSE_ROOT: Path = Path(__file__).resolve().parents[1]
 
 #: The three ways a notebook can run (``FER_MODE``): what each is for.
 MODES: dict[str, str] = {
@@ -90,3 +94,25 @@ def seed_everything(seed: int = SEED) -> None:
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
+
+
+def runs_dir(*parts: str) -> Path:
+    """Where the course saves runs and models: ``$FER_RUNS_DIR`` when set, else ``runs/`` at the course's root.
+
+    Every notebook and helper that writes a run folder or a model file asks here, so that they all
+    land in one git-ignored place whichever folder a notebook runs in (``lessons/``, ``solutions/``,
+    Colab's ``/content``). ``parts`` are joined below it: ``runs_dir("05_training", "best.keras")``.
+    When the ``helpers`` package is not inside a course folder (installed without the repository)
+    the root is the current working directory. Nothing is created here.
+
+    Returns:
+        An absolute :class:`~pathlib.Path` (``~`` expanded).
+    """
+    configured = os.environ.get("FER_RUNS_DIR", "").strip()
+    if configured:
+        base = Path(configured).expanduser().resolve()
+    elif (COURSE_ROOT / "pyproject.toml").is_file() and (COURSE_ROOT / "helpers").is_dir():
+        base = COURSE_ROOT / "runs"
+    else:
+        base = Path.cwd().resolve() / "runs"
+    return base.joinpath(*parts)

@@ -25,13 +25,19 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def live_curves(title: str = "", reference=None, total_epochs: int | None = None):
+def live_curves(title: str = "", reference=None, total_epochs: int | None = None, monitor: str = "val_accuracy",
+                earlier=None):
     """A Keras callback that redraws loss and accuracy (train and validation) in place after every epoch.
 
-    In Jupyter one figure is updated through an IPython display handle (no pile of plots); elsewhere
-    (a terminal, a test) it prints one line per epoch instead. ``reference``: an optional DataFrame
+    In Jupyter one figure is updated through an IPython display handle (no pile of plots), drawn by
+    :func:`plot_history`: every redraw marks the best epoch so far by ``monitor`` (highest for an
+    accuracy, lowest for a loss) with a dotted line in both panels, as ``ModelCheckpoint`` and
+    ``EarlyStopping`` with the same ``monitor`` choose it. Elsewhere (a terminal, a test) it prints
+    one line per epoch instead, ending with that best epoch. ``reference``: an optional DataFrame
     with ``epoch`` (0-based) and ``val_accuracy`` (e.g. :func:`reference_history`), drawn grey
     behind the accuracy panel. ``total_epochs`` fixes the x axis so the curves grow into it.
+    ``earlier``: the epochs a resumed run already did (a DataFrame like :func:`plot_history`'s,
+    with ``epoch``), drawn first so the best epoch is chosen over the whole run.
     """
     import keras
 
@@ -40,21 +46,24 @@ def live_curves(title: str = "", reference=None, total_epochs: int | None = None
 
         def __init__(self):
             super().__init__()
-            self.rows: list[dict] = []
+            self.rows: list[dict] = [] if earlier is None else earlier.to_dict("records")
             self.handle = None
 
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}}
-            self.rows.append(row)
+            self.rows = [r for r in self.rows if r.get("epoch") != epoch] + [row]
             if not in_notebook():
                 numbers = "  ".join(f"{k} {row[k]:.3f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in row)
-                print(f"epoch {epoch + 1}{'/' + str(total_epochs) if total_epochs else ''}: {numbers}", flush=True)
+                best = best_epoch([r.get(monitor, np.nan) for r in self.rows], monitor)
+                so_far = f"  (best {monitor} so far: epoch {self.rows[best]['epoch'] + 1})" if best is not None else ""
+                print(f"epoch {epoch + 1}{'/' + str(total_epochs) if total_epochs else ''}: {numbers}{so_far}", flush=True)
                 return
             import matplotlib.pyplot as plt
             import pandas as pd
             from IPython.display import display
 
-            fig = plot_history(pd.DataFrame(self.rows), title=title, reference=reference, total_epochs=total_epochs)
+            fig = plot_history(pd.DataFrame(self.rows), title=title, reference=reference, total_epochs=total_epochs,
+                               monitor=monitor)
             if self.handle is None:
                 self.handle = display(fig, display_id=True)
             else:
@@ -62,6 +71,17 @@ def live_curves(title: str = "", reference=None, total_epochs: int | None = None
             plt.close(fig)
 
     return LiveCurves()
+
+
+def best_epoch(values, monitor: str = "val_accuracy") -> int | None:
+    """Position (0-based) of the best value of ``monitor`` in ``values``: the highest, or the lowest
+    when ``monitor`` names a loss; the first of equal values (as ``ModelCheckpoint(save_best_only=True)``
+    and ``EarlyStopping`` keep it); NaN (an epoch without validation) skipped. ``None`` when every
+    value is NaN or there are none."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or np.isnan(values).all():
+        return None
+    return int(np.nanargmin(values) if "loss" in monitor else np.nanargmax(values))
 
 
 def time_estimate(epochs: int, steps_per_epoch: int, val_steps: int = 0, measure_steps: int = 8, label: str = "this run",
@@ -150,13 +170,17 @@ def reference_history(path: str | os.PathLike | None = None):
     return pd.read_csv(path)
 
 
-def plot_history(history, title: str | None = None, reference=None, total_epochs: int | None = None):
+def plot_history(history, title: str | None = None, reference=None, total_epochs: int | None = None,
+                 monitor: str = "val_accuracy"):
     """Learning curves: loss and accuracy per epoch, train vs validation (two panels).
 
     ``history``: the DataFrame :func:`train` returns (or a Keras ``History``/its dict).
     ``reference``: a DataFrame with ``epoch`` (0-based) and ``val_accuracy`` (and ``accuracy``),
     e.g. :func:`reference_history`, drawn grey in the accuracy panel for comparison.
     ``total_epochs``: the x axis spans this many epochs (a live plot grows into it).
+    ``monitor``: the column that decides the best epoch (:func:`best_epoch`: highest accuracy,
+    lowest loss), marked by a dotted line in both panels and named, with its epoch, in the
+    accuracy panel's title and the legends; no line when ``history`` has no such column.
     Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
@@ -165,18 +189,21 @@ def plot_history(history, title: str | None = None, reference=None, total_epochs
     if hasattr(history, "history"):
         history = history.history
     df = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
+    df = df.reset_index(drop=True)
     epochs = (df["epoch"] + 1) if "epoch" in df else pd.Series(range(1, len(df) + 1))
+    best = best_epoch(df[monitor], monitor) if monitor in df else None
+    best_label = None if best is None else f"best epoch by {monitor}: {int(epochs.iloc[best])}"
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         if metric in df:
             ax.plot(epochs, df[metric], "o-", label="train", ms=3)
         if f"val_{metric}" in df:
             ax.plot(epochs, df[f"val_{metric}"], "s-", label="validation", ms=3)
-            best = df[f"val_{metric}"].idxmin() if metric == "loss" else df[f"val_{metric}"].idxmax()
-            ax.axvline(epochs.iloc[best], color="grey", ls=":", lw=1)
+        if best is not None:
+            ax.axvline(epochs.iloc[best], color="grey", ls=":", lw=1, label=best_label)
         ax.set(xlabel="epoch", ylabel=metric, title=metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     if reference is not None:
         span = int(total_epochs or len(df))
         ref = reference[reference["epoch"] < max(span, 1)]
@@ -186,7 +213,8 @@ def plot_history(history, title: str | None = None, reference=None, total_epochs
     if total_epochs:
         for ax in axes:
             ax.set_xlim(0.5, total_epochs + 0.5)
-    axes[1].set_title("accuracy (dotted line: best validation epoch)")
+    if best is not None:
+        axes[1].set_title(f"accuracy (dotted line: {best_label})")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

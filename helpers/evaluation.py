@@ -22,9 +22,6 @@ import numpy as np
 from .contract import model_input
 from .course import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SEED, is_quick
 
-#: Where lesson 05 saves the student's best model (checked by :func:`lesson_model`).
-LESSON_05_MODEL = Path("models") / "05_training" / "best.keras"
-
 #: Published reference points for FER2013 (accuracy in %, what it was measured on, source).
 PUBLISHED = [
     (
@@ -447,12 +444,13 @@ def train_tiny_model(train, val=None, epochs: int | None = None, batch_size: int
     return model
 
 
-def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epochs: int | None = None, verbose: int = 1,
+def lesson_model(splits: dict, saved: str | os.PathLike | None = None, epochs: int | None = None, verbose: int = 1,
                  mine: bool = False):
     """The model a lesson evaluates, and a sentence saying which one it is.
 
     In order: the course's pretrained model (``helpers.pretrained``) when its file is present;
-    else the model lesson 05 saved at ``saved`` (full mode only: in quick mode a parallel run
+    else the model lesson 05 saved at ``saved`` (default: the workshop/full-mode path of
+    :func:`helpers.training.lesson_05_model_path`, under ``runs/``; full mode only: in quick mode a parallel run
     of lesson 05 may be writing it); else a tiny CNN trained here on ``splits['train']``.
     ``mine=True`` puts your lesson-05 model first (in any mode); without that file it says so and
     goes on in the order above.
@@ -461,8 +459,9 @@ def lesson_model(splits: dict, saved: str | os.PathLike = LESSON_05_MODEL, epoch
         ``(model, description)``.
     """
     from . import pretrained
-    from .training import load_model
+    from .training import lesson_05_model_path, load_model
 
+    saved = lesson_05_model_path(quick=False) if saved is None else saved
     if mine and Path(saved).is_file():
         model, description = load_model(saved), f"your model from lesson 05 ({saved})"
     else:

@@ -137,7 +137,8 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
                             resources={"metadata": {"path": str(workdir)}})
     index = -1
     try:
-        with client.setup_kernel(env=mode_environment(mode, env), cwd=str(workdir)):
+        kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
+        with client.setup_kernel(env=kernel_env, cwd=str(workdir)):
             for index, cell in enumerate(nb.cells):
                 left = timeout - (time.monotonic() - started)
                 if left <= 0:

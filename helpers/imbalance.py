@@ -12,6 +12,7 @@ The remedies themselves (:func:`class_weights`, :func:`oversample_indices`,
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import numpy as np
@@ -45,25 +46,31 @@ def compare_remedies(
     epochs: int = 3,
     batch_size: int = 64,
     learning_rate: float = 1e-3,
-    run_root: str = "runs/imbalance",
+    run_root: str | os.PathLike | None = None,
     remedies: tuple[str, ...] = ("none", "class weights", "oversampling"),
     seed: int = SEED,
     verbose: int = 0,
+    return_predictions: bool = False,
 ):
     """Train the same model under each remedy and compare them on ``val``.
 
     ``build``: a function returning a fresh (uncompiled) course model; default a small baseline
     CNN with the course's augmentation. Each remedy starts from the same seed (same initial
-    weights); runs are written to ``run_root/<remedy>`` and redone each call.
+    weights) and trains at a constant ``learning_rate``; runs are written to
+    ``run_root/<remedy>`` (default ``runs_dir("imbalance")``, :func:`helpers.course.runs_dir`),
+    printed once, and redone each call.
 
     Returns a DataFrame indexed by remedy: ``val_accuracy``, ``val_macro_f1``,
-    ``disgust_recall``, ``epochs``, ``seconds``.
+    ``disgust_recall``, ``epochs``, ``seconds``. With ``return_predictions=True``:
+    ``(table, predictions)``, ``predictions`` mapping remedy -> predicted classes on ``val``
+    ``(N,)`` int64, for paired comparisons on the same faces.
     """
     import time
+    from pathlib import Path
 
     import pandas as pd
 
-    from .course import seed_everything
+    from .course import runs_dir, seed_everything
     from .training import compile_model, train as fit
 
     if build is None:
@@ -72,26 +79,32 @@ def compare_remedies(
         def build():
             return build_baseline_cnn(augment=True)
 
-    rows = {}
+    unknown = [r for r in remedies if r not in ("none", "class weights", "oversampling")]
+    if unknown:
+        raise ValueError(f"unknown remedy {unknown[0]!r}; use 'none', 'class weights' or 'oversampling'")
+    run_root = Path(run_root) if run_root is not None else runs_dir("imbalance")
+    print(f"Runs saved in {run_root} (one folder per remedy).", flush=True)
+    rows, predictions = {}, {}
     for remedy in remedies:
-        if remedy not in ("none", "class weights", "oversampling"):
-            raise ValueError(f"unknown remedy {remedy!r}; use 'none', 'class weights' or 'oversampling'")
         seed_everything(seed)
         model = compile_model(build(), learning_rate)
         start = time.perf_counter()
         history = fit(
-            model, train, val, f"{run_root}/{remedy.replace(' ', '_')}", epochs, batch_size,
+            model, train, val, run_root / remedy.replace(" ", "_"), epochs, batch_size,
             class_weight=class_weights(train.labels) if remedy == "class weights" else None,
             oversample=remedy == "oversampling", lr_schedule=None, patience=None, resume=False,
             verbose=verbose, seed=seed,
         )
         metrics = validation_metrics(model, val)
+        if return_predictions:
+            predictions[remedy] = model.predict(val.images, batch_size=256, verbose=0).argmax(axis=1).astype(np.int64)
         rows[remedy] = {
             "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
             "disgust_recall": metrics["recall_disgust"], "epochs": len(history),
             "seconds": round(time.perf_counter() - start, 1),
         }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("remedy")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("remedy")
+    return (table, predictions) if return_predictions else table
 
 
 # --------------------------------------------------------------------------- remedies in seconds (lesson 03)

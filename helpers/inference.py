@@ -43,7 +43,7 @@ from .sample_frames import frame_with_face, jittered_frames, sample_photos  # no
 HOW_TO_GET_A_MODEL = """\
 How to get a model:
   * the course's reference model: helpers.pretrained.load_pretrained() (see the README), or
-  * the model you trained in lesson 05: models/05_training/best.keras  (--model PATH), or
+  * the model you trained in lesson 05: runs/05_training/best.keras at the course's root  (--model PATH), or
   * any Keras 3 .keras file that follows the course contract: input (48, 48, 1) raw pixels 0-255,
     output 7 softmax probabilities in CLASS_NAMES order."""
 

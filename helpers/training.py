@@ -4,7 +4,7 @@ The one call the course uses (lesson 05)::
 
     model = helpers.models.build_model("vgg")
     helpers.training.compile_model(model, learning_rate=1e-3)
-    history = helpers.training.train(model, splits["train"], splits["val"], "runs/05_vgg", epochs=30)
+    history = helpers.training.train(model, splits["train"], splits["val"], helpers.runs_dir("05_vgg"), epochs=30)
     helpers.curves.plot_history(history)
 
 What :func:`train` does for you, and why:
@@ -43,7 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .class_balance import class_weights, oversample_indices
-from .course import NUM_CLASSES, SEED
+from .course import NUM_CLASSES, SEED, is_quick, runs_dir
 from .curves import in_notebook, live_curves, time_estimate
 from .keras_files import load_error_advice, make_portable
 from .splits import Split
@@ -364,7 +364,9 @@ def train(
             compiled yet it is compiled with :func:`compile_model`'s defaults.
         train, val: :class:`helpers.Split` (uint8 images, integer labels).
         run_dir: folder for this run: ``log.csv``, ``best.keras``, ``backup/``, ``config.json``
-            and (with ``tensorboard=True``) ``tensorboard/``.
+            and (with ``tensorboard=True``) ``tensorboard/``; ``helpers.runs_dir(name)`` puts it
+            with the course's other runs (a relative path is relative to the working directory).
+            Printed when ``verbose``.
         epochs: total number of epochs (a resumed run counts the epochs already done).
         batch_size: images per step.
         class_weight: ``{class: weight}`` (see :func:`helpers.class_balance.class_weights`), or
@@ -403,6 +405,8 @@ def train(
             p = run_dir / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if verbose:
+        print(f"This run is saved in {run_dir.resolve()} (log.csv, best.keras, backup/).", flush=True)
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"train and val must not be empty (got {len(train)} and {len(val)} images)")
     if getattr(model, "optimizer", None) is None:
@@ -466,7 +470,8 @@ def train(
     if estimate and epochs > done:
         cbs.append(time_estimate(epochs - done, steps, math.ceil(len(val) / batch_size), label=f"{model.name} ({epochs - done} epochs)"))
     if in_notebook() if live is None else live:
-        cbs.append(live_curves(f"{model.name}: learning curves", reference, epochs))
+        cbs.append(live_curves(f"{model.name}: learning curves", reference, epochs, monitor=monitor,
+                               earlier=log if done and not log.empty else None))
     cbs += list(callbacks)
 
     if keras.backend.backend() == "tensorflow":
@@ -505,9 +510,22 @@ def train(
 HOW_TO_GET_A_MODEL = (
     "A course model file is a Keras v3 '.keras' archive (a zip with config.json, metadata.json and\n"
     "model.weights.h5), written by model.save('name.keras') or by helpers.training.train(...) as\n"
-    "RUN_DIR/best.keras. Train one in lesson 05 (it saves models/05_training/best.keras), or use the\n"
+    "RUN_DIR/best.keras. Train one in lesson 05 (it saves runs/05_training/best.keras at the course's root,\n"
+    "or under FER_RUNS_DIR when that is set), or use the\n"
     "course's reference model: helpers.pretrained.load_pretrained()."
 )
+
+
+def lesson_05_model_path(quick: bool | None = None) -> Path:
+    """Where lesson 05 saves the network the student trained, and where lessons 06-08 look for it.
+
+    ``runs_dir("05_training", "best.keras")`` (:func:`helpers.course.runs_dir`: ``runs/`` at the
+    course's root, or ``$FER_RUNS_DIR``). In quick mode (``quick=None``: :func:`helpers.is_quick`)
+    ``runs_dir("05_training", "quick_model", "best.keras")``, so that a quick test run never
+    replaces the model trained in workshop or full mode.
+    """
+    quick = is_quick() if quick is None else quick
+    return runs_dir("05_training", "quick_model", "best.keras") if quick else runs_dir("05_training", "best.keras")
 
 
 def save_model(model, path: str | os.PathLike) -> Path:

@@ -3,7 +3,7 @@
     python -m helpers.webcam --source 0                       # webcam 0, in a window (q / Esc quits)
     python -m helpers.webcam --source clip.mp4 --output annotated.mp4 --no-window
     python -m helpers.webcam --source photos/ --output annotated/   # every image in a folder
-    python -m helpers.webcam --source face.jpg --model models/05_training/best.keras
+    python -m helpers.webcam --source face.jpg --model runs/05_training/best.keras
 
 The model is ``--model PATH`` (a ``.keras`` file, loaded with ``safe_mode``), else the course's
 pretrained model (``helpers.pretrained``) when this checkout has it. Without a display (a server,

@@ -14,6 +14,15 @@ os.environ.setdefault("FER_QUICK", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Runs and models (helpers.runs_dir) go to a folder of this test session, not to the course's runs/,
+# where a student's or a developer's own trained models live. Notebook kernels and xdist workers
+# inherit it; the controlling process removes it when the session ends.
+_SESSION_RUNS = None
+if not os.environ.get("FER_RUNS_DIR"):
+    import tempfile
+
+    _SESSION_RUNS = os.environ["FER_RUNS_DIR"] = tempfile.mkdtemp(prefix="fer-test-runs-")
+
 
 def _real_dir() -> Path | None:
     for candidate in (os.environ.get("FER2013_DIR"), SHARED / "fer2013"):
@@ -50,9 +59,9 @@ def no_real_data(monkeypatch, tmp_path):
     return tmp_path
 
 
-# Notebooks write what a student's run writes (runs/, models/, webcam_output...) next to
-# themselves; nbval runs them inside lessons/ and solutions/. What a test session created there is
-# removed when the whole session ends (in the controlling process: xdist workers still running
+# Notebooks that write next to themselves (webcam_output...; runs and models go through
+# helpers.runs_dir, above) would leave files in lessons/ and solutions/, where nbval runs them.
+# What a test session created there is removed when the whole session ends (in the controlling process: xdist workers still running
 # notebooks must not lose their files); anything that was there before, e.g. a student's own
 # models/, is left alone.
 NOTEBOOK_OUTPUTS = ("runs", "models", "logs", "webcam_output", "webcam_output.mp4")
@@ -75,6 +84,8 @@ def pytest_sessionfinish(session, exitstatus):
 
     for path in _notebook_outputs() - before:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if _SESSION_RUNS is not None:
+        shutil.rmtree(_SESSION_RUNS, ignore_errors=True)
 
 
 # The honest protocol (lesson 06): lessons 06-08 run under nbval with the test split locked

@@ -84,3 +84,25 @@ def test_macro_f1_is_sklearns_with_every_class_counted():
         assert imbalance.macro_f1(y, p) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError, match="differ in shape"):
         imbalance.macro_f1(np.zeros(3, int), np.zeros(4, int))
+
+
+def test_compare_remedies_saves_its_runs_under_runs_dir_and_returns_paired_predictions(monkeypatch, tmp_path, capsys):
+    from helpers import Split, models, seed_everything
+
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    rng = np.random.default_rng(0)
+    labels = np.arange(140) % 7
+    images = np.clip(20 + 33 * labels[:, None, None, None] + rng.normal(0, 8, (140, 48, 48, 1)), 0, 255).astype(np.uint8)
+    train, val = Split("train", images[:98], labels[:98]), Split("val", images[98:], labels[98:])
+    seed_everything(0)
+    table, predicted = imbalance.compare_remedies(
+        train, val, build=lambda: models.build_workshop_cnn(augment=None, widths=(4,)), epochs=1, batch_size=32,
+        remedies=("none", "class weights"), return_predictions=True)
+    assert f"Runs saved in {tmp_path / 'runs' / 'imbalance'}" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "imbalance" / "class_weights" / "log.csv").is_file()
+    assert list(table.index) == ["none", "class weights"] and set(predicted) == {"none", "class weights"}
+    for remedy, p in predicted.items():  # the predictions are the ones the table scored
+        assert p.shape == (len(val),) and p.dtype == np.int64
+        assert table.loc[remedy, "val_accuracy"] == pytest.approx(float(np.mean(p == val.labels)))
+    with pytest.raises(ValueError, match="unknown remedy 'smote'"):
+        imbalance.compare_remedies(train, val, remedies=("none", "smote"))
