@@ -21,6 +21,7 @@ Models (03-04)
   * :mod:`helpers.models`        the CNN builders, test-time augmentation, ensembles, serving copies (04, 07)
 Training (05)
   * :mod:`helpers.curves`        live learning curves, a measured time estimate, history plots
+  * :mod:`helpers.callbacks`     a cosine learning-rate schedule and a training budget (seconds or steps) for fit
   * :mod:`helpers.training`      Adam + cross-entropy, callbacks, resumable training, save and load
   * :mod:`helpers.tuning`        the learning-rate range test, choosing the precision
   * :mod:`helpers.pretrained`    the course's reference model, SHA-256 checked
