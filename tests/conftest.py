@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ def _real_dir() -> Path | None:
         if candidate and (Path(candidate) / "train").is_dir():
             return Path(candidate)
     return None
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """End a server or browser a test started: SIGTERM, up to ``timeout`` seconds to exit, then SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

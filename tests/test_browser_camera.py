@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import stop_process
 
 from helpers import inference
 
@@ -120,12 +121,7 @@ def browser(tmp_path_factory):
         yield bridge
     finally:
         bridge.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
 
 
 def test_snapshot_returns_a_frame_of_the_requested_size(browser):

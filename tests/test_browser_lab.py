@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import stop_process
 from test_browser_camera import chromium_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,12 +118,7 @@ def lab(tmp_path_factory):
             time.sleep(0.5)
         yield url, token, exe
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=15)
         log.close()
 
 

@@ -94,6 +94,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", required=True, help="where to write the chosen model (.keras)")
     ap.add_argument("--max-ms", type=float, default=5.0)
     ap.add_argument("--max-mb", type=float, default=10.0)
+    ap.add_argument("--latency-repeats", type=int, default=200,
+                    help="timed calls of each candidate per round (3 rounds, after 20 warm-up calls); fewer only "
+                         "for a quick check of the command (the tests), whose latencies then vary more")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="as given to tools.reference train")
     ap.add_argument("--seed", type=int, default=42, help="as given to tools.reference train (it seeds the split)")
     ap.add_argument("--subsets", action="store_true",
@@ -123,7 +126,7 @@ def main(argv=None) -> dict:
                 "val_disgust_recall": m["per_class"]["disgust"]["recall"],
                 "size_mb": round(path.stat().st_size / 1e6, 2),
             }
-        for name, latency in latency_in_turns(models).items():
+        for name, latency in latency_in_turns(models, args.latency_repeats).items():
             rows[name]["latency"] = latency
             r = rows[name]
             print(f"{name:18s} val {r['val_accuracy']:.4f}  macro-F1 {r['val_macro_f1']:.4f}  "

@@ -270,6 +270,40 @@ def remeasure(model, splits: dict, source: str) -> None:
     print(f"rewrote {path} and data/MODEL_CARD.md")
 
 
+def described_members(args: argparse.Namespace, networks: int) -> tuple[list, dict | None]:
+    """The sittings ``--member`` / ``--run-dir`` describe (one list of ``result.json`` dicts per network)
+    and the selection (``candidates.json`` beside the model, from ``python -m tools.reference ensemble``)
+    when it describes this very file; checked before anything is measured.
+
+    Raises:
+        SystemExit: a run folder without ``result.json``, or a number of described networks other
+            than ``networks``, the number in the model file.
+    """
+    from helpers.pretrained import sha256_of
+
+    members = []
+    for member in [m.split(",") for m in args.member] or ([args.run_dir] if args.run_dir else []):
+        members.append([])
+        for run in map(Path, member):
+            if not (run / "result.json").exists():
+                raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
+            members[-1].append(json.loads((run / "result.json").read_text()))
+    selection = None
+    chosen = Path(args.model).parent / "candidates.json"  # written by python -m tools.reference ensemble
+    if chosen.exists():
+        selection = json.loads(chosen.read_text())
+        if selection.get("sha256") == sha256_of(args.model):
+            if selection["chosen"].startswith("member ") and len(members) > 1:
+                members = [members[int(selection["chosen"].split()[1]) - 1]]  # the one chosen
+        else:
+            print(f"note: {chosen} describes another model file (its SHA-256 differs); not used for the card")
+            selection = None
+    if members and len(members) != networks:
+        raise SystemExit(f"{args.model} holds {networks} network(s) but {len(members)} were described "
+                         "(--member / --run-dir): give one --member per network, in the ensemble's order.")
+    return members, selection
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m tools.reference evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -280,6 +314,9 @@ def main(argv=None) -> None:
     ap.add_argument("--member", action="append", default=[],
                     help="for an ensemble: one network's sittings, comma-separated run folders in order; "
                          "repeat per network, in the ensemble's order")
+    ap.add_argument("--latency-repeats", type=int, default=200,
+                    help="timed calls per round (3 rounds, after 20 warm-up calls); fewer only for a quick check "
+                         "of the command (the tests): do not publish a model measured so")
     ap.add_argument("--write", default=None, help="write the metrics JSON and the card to this folder (a dry run)")
     ap.add_argument("--remeasure", action="store_true",
                     help="re-measure the published model's validation and test scores (all test faces and those "
@@ -297,7 +334,12 @@ def main(argv=None) -> None:
     from helpers.pretrained import sha256_of
     from helpers.training import load_model
 
+    if args.member and args.run_dir:
+        raise SystemExit("Give either --run-dir (one network) or --member (each network of an ensemble), not both.")
+    if args.publish and args.latency_repeats != 200:
+        raise SystemExit("--publish records the latency of 3 rounds of 200 calls: leave out --latency-repeats.")
     model = load_model(args.model)
+    members, selection = described_members(args, len(networks_in(model)))  # before anything is measured
     data = load_fer2013(args.data)
     splits = course_splits(data)
     if args.remeasure:
@@ -313,31 +355,13 @@ def main(argv=None) -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "val": evaluate(model, splits["val"]),
         **test_scores(model, splits["train"], splits["test"]),
-        "latency_per_face": per_face_latency_ms(model),
+        "latency_per_face": per_face_latency_ms(model, args.latency_repeats),
         "networks": len(networks_in(model)),
         "flip_tta": has_flip_tta(model),
+        "members": members,
     }
-    if args.member and args.run_dir:
-        raise SystemExit("Give either --run-dir (one network) or --member (each network of an ensemble), not both.")
-    metrics["members"] = []
-    for member in [m.split(",") for m in args.member] or ([args.run_dir] if args.run_dir else []):
-        metrics["members"].append([])
-        for run in map(Path, member):
-            if not (run / "result.json").exists():
-                raise SystemExit(f"{run / 'result.json'} not found: pass the run folders of finished sittings")
-            metrics["members"][-1].append(json.loads((run / "result.json").read_text()))
-    chosen = Path(args.model).parent / "candidates.json"  # written by python -m tools.reference ensemble
-    if chosen.exists():
-        selection = json.loads(chosen.read_text())
-        if selection.get("sha256") == sha256_of(args.model):
-            metrics["selection"] = selection
-            if selection["chosen"].startswith("member ") and len(metrics["members"]) > 1:
-                metrics["members"] = [metrics["members"][int(selection["chosen"].split()[1]) - 1]]  # the one chosen
-        else:
-            print(f"note: {chosen} describes another model file (its SHA-256 differs); not used for the card")
-    if metrics["members"] and len(metrics["members"]) != metrics["networks"]:
-        raise SystemExit(f"{args.model} holds {metrics['networks']} network(s) but {len(metrics['members'])} were described "
-                         "(--member / --run-dir): give one --member per network, in the ensemble's order.")
+    if selection is not None:
+        metrics["selection"] = selection
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "test")}, indent=1))
     for name in ("val", "test", "test_without_twins"):
         m = metrics[name]

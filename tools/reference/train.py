@@ -288,6 +288,10 @@ def augmented_batches(images, labels, augment, batch_size: int, seed: int, teach
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    run_dir = Path(args.run_dir)
+    if (run_dir / "result.json").exists():  # before the imports: a finished run is refused at once
+        raise SystemExit(f"{run_dir} holds a finished run ({run_dir / 'result.json'}). Use a new --run-dir, "
+                         f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     import keras
     import numpy as np
 
@@ -299,10 +303,6 @@ def main(argv=None) -> dict:
     from helpers.explain import networks_in
     from helpers.training import load_model, one_hot, resume_seed
 
-    run_dir = Path(args.run_dir)
-    if (run_dir / "result.json").exists():
-        raise SystemExit(f"{run_dir} holds a finished run ({run_dir / 'result.json'}). Use a new --run-dir, "
-                         f"or --init-from {run_dir / 'best.keras'} in a new one to train it further.")
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_settings(run_dir, args)
     stream = sitting_seed(args.draw_seed, run_dir, args.init_from)  # shuffles and augmentation: new ones after a resume
