@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flip-tta", action="store_true",
                         help="video too: classify each face and its mirror image (the model's own test-time augmentation; "
                              "twice the cost per face; always on for photos)")
+    parser.add_argument("--classify-every", type=int, default=2,
+                        help="while the same faces are followed, classify them every N frames and keep their last "
+                             "probabilities in between (1: every frame; photos: always every image)")
     parser.add_argument("--redetect-every", type=int, default=12, help="while faces are tracked, a face search every N frames (1: a full detection on every frame, no tracking)")
     return parser
 
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = inference.EmotionPipeline(
         model, detector, margin=args.margin, alpha=1.0 if images else args.alpha,
         redetect_every=1 if images else args.redetect_every, flip_tta=images or args.flip_tta,
+        classify_every=1 if images else args.classify_every,
     )
     window = not args.no_window and display_available()
     output = args.output

@@ -381,3 +381,31 @@ def test_live_pipeline_classifies_without_the_flip_wrapper_photos_with_it(photos
     np.testing.assert_allclose(live.classifier(faces), np.asarray(tiny_model(faces.astype("float32"))), atol=1e-5)
     mirrored = (np.asarray(tiny_model(faces.astype("float32"))) + np.asarray(tiny_model(faces[:, :, ::-1].astype("float32")))) / 2
     np.testing.assert_allclose(photo.classifier(faces), mirrored, atol=1e-5)
+
+
+def test_followed_faces_are_classified_every_nth_frame_and_searches_always(photos, tiny_model):
+    frames = inference.jittered_frames(photos["grace_hopper"], 14, seed=3)
+    counted = []
+
+    class Counting(inference.Classifier):
+        def __call__(self, faces):
+            counted.append(len(faces))
+            return super().__call__(faces)
+
+    for every in (1, 2, 3):
+        counted.clear()
+        pipe = inference.EmotionPipeline(Counting(tiny_model), redetect_every=6, classify_every=every)
+        results = [pipe.process(f, draw=False)[0] for f in frames]
+        classified = [bool(r.timings["classified"]) for r in results]
+        assert len(counted) == sum(classified), "a frame counts as classified when the model ran"
+        searched = [0, 6, 12]  # the first frame detects; then a search every 6th frame
+        assert all(classified[i] for i in searched), "a frame with a search is always classified"
+        for i, r in enumerate(results):
+            assert len(r.faces) == 1
+            if not classified[i]:  # between classifications: the last probabilities, and the EMA goes on
+                last = max(j for j in range(i) if classified[j])
+                np.testing.assert_array_equal(r.faces[0].raw_probs, results[last].faces[0].raw_probs)
+                assert i - last < every
+        gaps = np.diff([i for i, c in enumerate(classified) if c])
+        assert gaps.max() <= every and (every == 1 or gaps.max() == every)
+    assert inference.EmotionPipeline(tiny_model, redetect_every=1).process(frames[0], draw=False)[0].timings["classified"] == 1
