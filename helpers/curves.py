@@ -193,6 +193,8 @@ def plot_history(history, title: str | None = None, reference=None, total_epochs
     epochs = (df["epoch"] + 1) if "epoch" in df else pd.Series(range(1, len(df) + 1))
     best = best_epoch(df[monitor], monitor) if monitor in df else None
     best_label = None if best is None else f"best epoch by {monitor}: {int(epochs.iloc[best])}"
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         if metric in df:
@@ -202,6 +204,7 @@ def plot_history(history, title: str | None = None, reference=None, total_epochs
         if best is not None:
             ax.axvline(epochs.iloc[best], color="grey", ls=":", lw=1, label=best_label)
         ax.set(xlabel="epoch", ylabel=metric, title=metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, no 0.5 ticks
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if reference is not None:

@@ -117,5 +117,23 @@ class LockTestSplit:
             os.environ.pop("FER_LOCK_TEST", None)
 
 
+_RUNS_BASE = os.environ["FER_RUNS_DIR"]
+
+
+class RunsDirPerNotebook:
+    """Each notebook's kernel gets its own ``FER_RUNS_DIR`` below the session's: solutions/NN and
+    lessons/NN run the same cells, often at the same time on the two xdist workers, and would
+    otherwise write into the same run folders (a resumed run would see the other's epochs)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            os.environ["FER_RUNS_DIR"] = str(Path(_RUNS_BASE) / f"{path.parent.name}-{path.stem}")
+        else:
+            os.environ["FER_RUNS_DIR"] = _RUNS_BASE
+
+
 def pytest_configure(config):
     config.pluginmanager.register(LockTestSplit(), "fer-lock-test-split")
+    config.pluginmanager.register(RunsDirPerNotebook(), "fer-runs-dir-per-notebook")

@@ -8,9 +8,12 @@
 
 The numbers behind each control are plain functions (:func:`augment_grid`, :func:`threshold_metrics`,
 :func:`smoothing_stats`, :func:`review_actions`, :func:`apply_review`) that the tests check and that
-the notebooks print from. Every control has a **fallback** that needs no widget frontend (nbval,
-CI, a notebook viewer, ``FER_WIDGETS=0``, no ipywidgets installed): a static figure or table for a
-few fixed settings, or decisions passed as an argument. Nothing a notebook prints depends on a click.
+the notebooks print from. Every control has a **fallback** that needs no widget frontend
+(``FER_WIDGETS=0``, as ``make render`` sets it, or no ipywidgets installed): a static figure or table
+for a few fixed settings, or decisions passed as an argument. Where ipywidgets is installed but
+nothing renders it (nbconvert, nbval, a notebook viewer) a control shows nothing, so set
+``FER_WIDGETS=0`` for a notebook that will be read without a live kernel. Nothing a notebook prints
+depends on a click.
 
 Figures are drawn with matplotlib's object API (no pyplot state) and shown in the widgets as PNG.
 ipywidgets, Keras and OpenCV are imported inside the functions that need them: importing this
