@@ -319,3 +319,14 @@ def test_overfit_feedback_tells_the_training_step_accuracy_from_the_measured_one
     wrong = checks.EXERCISES["overfit_one_batch"].wrong_answers[-1]  # returns the last train_on_batch accuracy
     message = checks.run_check(wrong, "overfit_one_batch").message
     assert "case 3/3" in message and "Dropout(rate=0.9)" in message and "training mode" in message
+
+
+def test_augmentation_feedback_names_the_first_differing_layer_without_the_expected_stack():
+    import keras
+
+    def default_flip(rotation, zoom):  # RandomFlip's default mode also flips upside down
+        return keras.Sequential([keras.layers.RandomFlip(), keras.layers.RandomRotation(rotation), keras.layers.RandomZoom(zoom)])
+
+    message = checks.run_check(default_flip, "build_augmentation").message
+    assert "layer 1 is RandomFlip(horizontal_and_vertical)" in message
+    assert "expected:" not in message and "mode=horizontal)" not in message, "the first failure must not show the answer"

@@ -287,7 +287,10 @@ def run_check(answer: Callable, name: str | None = None) -> Result:
                 name,
                 "fail",
                 f"{name}: case {i}/{len(cases)} is wrong.\n  input:    {_describe(args, names)}\n"
-                f"  expected: {_short(expected)}\n  got:      {_short(got)}" + (f"\n  {why}" if why else "")
+                # a Keras object whose compare says what differs: its whole expected layer list would be the answer
+                + ("" if why.startswith("what differs") and describe_keras(expected) is not None
+                   else f"  expected: {_short(expected)}\n")
+                + f"  got:      {_short(got)}" + (f"\n  {why}" if why else "")
                 + (f"\n{difference}" if difference else ""),
             )
     return Result(name, "pass", f"{name}: all {len(cases)} cases pass (including hidden edge cases).")

@@ -46,7 +46,18 @@ def _factor(value: Any) -> Any:
 
 
 def _same_augmentation(expected: Any, got: Any) -> bool:
-    return _augmentation_signature(expected) == _augmentation_signature(got)
+    """True when the blocks match; otherwise a ValueError that names the first layer that differs
+    without spelling out the expected one (the first failure gives an idea, not the answer)."""
+    want, have = _augmentation_signature(expected), _augmentation_signature(got)
+    if want == have:
+        return True
+    for k, (w, h) in enumerate(zip(want, have), 1):
+        if w != h:
+            shown = f"{h[0]}({', '.join(map(str, h[1:]))})" if len(h) > 1 else h[0]
+            what = (f"a {w[0]} with other settings (look at each argument: mode, unit, width against height)"
+                    if w[0] == h[0] else f"another kind of random layer (the order is flip, rotation, zoom)")
+            raise ValueError(f"layer {k} is {shown}; the check expects {what} there")
+    raise ValueError(f"{len(have)} layer(s) where the check expects {len(want)} (a flip, a rotation and a zoom)")
 
 
 def _wrong_vertical_flip(rotation: float, zoom: float):
