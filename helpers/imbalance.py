@@ -22,18 +22,23 @@ from .class_balance import class_weights, oversample, oversample_indices, oversa
 from .splits import Split
 
 __all__ = ["class_weights", "oversample_indices", "oversample_rare_indices", "oversample", "stratified_subset",
-           "validation_metrics", "compare_remedies", "embed", "macro_f1", "macro_f1_noise", "compare_remedies_on_features"]
+           "validation_metrics", "prediction_metrics", "compare_remedies", "embed", "macro_f1", "macro_f1_noise", "compare_remedies_on_features"]
 
 
 def validation_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:
     """Accuracy, macro-F1 and per-class recall (``recall_<class>``) of ``model`` on ``split``."""
+    predicted = model.predict(split.images, batch_size=batch_size, verbose=0).argmax(axis=1)
+    return prediction_metrics(split.labels, predicted)
+
+
+def prediction_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """:func:`validation_metrics` from predicted classes ``(N,)`` against ``labels`` ``(N,)`` (scikit-learn)."""
     from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-    predicted = model.predict(split.images, batch_size=batch_size, verbose=0).argmax(axis=1)
-    recalls = recall_score(split.labels, predicted, labels=range(NUM_CLASSES), average=None, zero_division=0)
+    recalls = recall_score(labels, predicted, labels=range(NUM_CLASSES), average=None, zero_division=0)
     out = {
-        "accuracy": float(accuracy_score(split.labels, predicted)),
-        "macro_f1": float(f1_score(split.labels, predicted, labels=range(NUM_CLASSES), average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, labels=range(NUM_CLASSES), average="macro", zero_division=0)),
     }
     out.update({f"recall_{name}": float(r) for name, r in zip(CLASS_NAMES, recalls)})
     return out
@@ -95,9 +100,8 @@ def compare_remedies(
             oversample=remedy == "oversampling", lr_schedule=None, patience=None, resume=False,
             verbose=verbose, seed=seed,
         )
-        metrics = validation_metrics(model, val)
-        if return_predictions:
-            predictions[remedy] = model.predict(val.images, batch_size=256, verbose=0).argmax(axis=1).astype(np.int64)
+        predictions[remedy] = model.predict(val.images, batch_size=256, verbose=0).argmax(axis=1).astype(np.int64)
+        metrics = prediction_metrics(val.labels, predictions[remedy])  # one pass over val for the table and the pairs
         rows[remedy] = {
             "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
             "disgust_recall": metrics["recall_disgust"], "epochs": len(history),
