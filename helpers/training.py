@@ -45,7 +45,7 @@ import numpy as np
 from .callbacks import cosine_schedule, training_budget  # noqa: F401  (helpers.training.<name> in the lessons)
 from .class_balance import class_weights, oversample_indices
 from .course import NUM_CLASSES, SEED, is_quick, runs_dir
-from .curves import in_notebook, live_curves, time_estimate
+from .curves import best_epoch, in_notebook, live_curves, time_estimate
 from .keras_files import load_error_advice, make_portable
 from .splits import Split
 
@@ -170,7 +170,9 @@ def _callback_classes():
             if self.log is None or self.monitor not in self.log or self.log.empty:
                 return
             values = self.log[self.monitor].to_numpy(float)
-            best_i = int(np.argmin(values) if "loss" in self.monitor else np.argmax(values))
+            best_i = best_epoch(values, self.monitor)  # the rule the live curves mark
+            if best_i is None:
+                return
             best = float(values[best_i])
             self.checkpoint.best = best
             if self.early is not None:
