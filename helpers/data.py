@@ -294,6 +294,12 @@ def decode_face(data: bytes, name: str | os.PathLike = "image bytes") -> np.ndar
     return to_model_input(decode_gray(data, name))
 
 
+def read_face(path: str | os.PathLike) -> np.ndarray:
+    """An image file as the model's ``(48, 48, 1)`` uint8 input: :func:`decode_face` of its bytes, after
+    its size on disk is checked. Raises ``FileNotFoundError`` or :class:`~helpers.image_files.ImageFileError`."""
+    return decode_face(image_files.read_file(path), path)
+
+
 def decode_gray(data: bytes, name: str | os.PathLike = "image bytes") -> np.ndarray:
     """Decode image bytes to a 2-D uint8 grayscale array at the image's own size (EXIF applied).
 
