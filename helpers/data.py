@@ -375,14 +375,14 @@ def _not_a_crop(w: int, h: int) -> str | None:
     return None
 
 
-def _read_one(file: str) -> tuple[np.ndarray, tuple[int, int]] | str:
+def _read_one(file: str, limits: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]] | str:
     """``(48x48x1 face, original (height, width))``, or why the file was not used.
 
-    The byte size, then the header's width and height are checked before decoding: files above
-    :mod:`helpers.image_files`' limits, and whole photos, are never decoded."""
+    The byte size, then the header's width and height are checked before decoding (``limits``: the
+    bytes and pixels of :mod:`helpers.image_files`): files above them, and whole photos, are never decoded."""
     try:
-        data = image_files.read_file(file)
-        if why := _not_a_crop(*image_files.check_image(data, file)):
+        data = image_files.read_file(file, limits[0])
+        if why := _not_a_crop(*image_files.check_image(data, file, limits[1], limits[0])):
             return why
         gray = _decode_gray(data, file)
     except image_files.ImageFileError as exc:  # the reason; the file is named beside it in skipped
@@ -394,7 +394,8 @@ def _read_one(file: str) -> tuple[np.ndarray, tuple[int, int]] | str:
 
 
 def _read_many(files: list[str]) -> list[tuple[np.ndarray, tuple[int, int]] | str]:
-    return [_read_one(f) for f in files]
+    limits = image_files.byte_limit(), image_files.pixel_limit()
+    return [_read_one(f, limits) for f in files]
 
 
 def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013Data:

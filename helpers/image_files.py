@@ -213,13 +213,15 @@ def load(image, name: str | os.PathLike = "image bytes"):
     return image
 
 
-def check_image(data: bytes, name: str | os.PathLike = "image bytes", max_pixels: int | None = None) -> tuple[int, int]:
+def check_image(data: bytes, name: str | os.PathLike = "image bytes", max_pixels: int | None = None,
+                max_bytes: int | None = None) -> tuple[int, int]:
     """``(width, height)`` of image bytes, checked before decoding: empty, byte and pixel limits, format.
 
     JPEG and PNG are checked from their header (microseconds); other formats are opened lazily with
-    Pillow. Raises :class:`ImageFileError` (see :func:`open_image`).
+    Pillow. ``max_pixels`` and ``max_bytes`` default to :func:`pixel_limit` and :func:`byte_limit`.
+    Raises :class:`ImageFileError` (see :func:`open_image`).
     """
-    check_byte_count(len(data), name)
+    check_byte_count(len(data), name, max_bytes)
     size = header_size(data)
     if size:
         check_pixels(*size, name, max_pixels)
