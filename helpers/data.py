@@ -389,8 +389,7 @@ def _read_one(file: str, limits: tuple[int, int]) -> tuple[np.ndarray, tuple[int
         return exc.detail
     except Exception as exc:  # any unreadable file is reported, never silently dropped
         return f"{type(exc).__name__}: {exc}"
-    h, w = gray.shape
-    return _not_a_crop(w, h) or (to_model_input(gray), (h, w))
+    return to_model_input(gray), gray.shape  # EXIF rotation keeps the header's (checked) sides
 
 
 def _read_many(files: list[str]) -> list[tuple[np.ndarray, tuple[int, int]] | str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import struct
 from pathlib import Path
 
 #: The most pixels an image may declare (width x height). 50 megapixels: every camera and phone
@@ -116,29 +115,33 @@ def read_file(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
     return data
 
 
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # JPEG start-of-frame markers (not DHT, JPG, DAC)
+_NO_LENGTH = frozenset((0x01, *range(0xD0, 0xD8)))  # JPEG markers without a length field
+
+
 def header_size(data: bytes) -> tuple[int, int] | None:
     """``(width, height)`` from a JPEG's or PNG's header (a few bytes read); None for other formats
     or a header that cannot be parsed (then :func:`open_image` asks Pillow)."""
     if data[:8] == _PNG and data[12:16] == b"IHDR":
-        return struct.unpack(">II", data[16:24]) if len(data) >= 24 else None
+        return (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) if len(data) >= 24 else None
     if data[:2] != _JPEG:
         return None
-    i, n = 2, len(data)
-    while i + 9 < n:  # segments: FF marker, big-endian length (which counts itself), payload
+    i, end = 2, len(data) - 9
+    while i < end:  # segments: FF, marker, big-endian length (which counts itself), payload
         if data[i] != 0xFF:
             return None
         marker = data[i + 1]
+        if marker in _SOF:  # the frame header: precision, height, width
+            height, width = (data[i + 5] << 8) | data[i + 6], (data[i + 7] << 8) | data[i + 8]
+            return (width, height) if width and height else None
         if marker == 0xFF:  # fill byte
             i += 1
-        elif marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+        elif marker in _NO_LENGTH:
             i += 2
-        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame: the size
-            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-            return (width, height) if width and height else None
-        elif marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+        elif marker in (0xD9, 0xDA):  # end of image, or a scan before any frame header
             return None
         else:
-            i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+            i += 2 + ((data[i + 2] << 8) | data[i + 3])
     return None
 
 
