@@ -62,10 +62,18 @@ class ImageFileError(ValueError):
         self.name, self.reason, self.detail = str(name), reason, detail
         super().__init__(f"Cannot read {self.name}: {detail}")
 
+    def __reduce__(self):  # picklable (e.g. from a worker process) with its three fields
+        return type(self), (self.name, self.reason, self.detail)
+
 
 def _limit(env: str, default: int) -> int:
-    value = os.environ.get(env, "").replace("_", "").strip()
-    return int(value) if value.isdigit() else default
+    value = os.environ.get(env, "").replace("_", "").replace(",", "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{env}={os.environ[env]!r} is not a whole number: give the limit in full, e.g. "
+                         f"{env}={default * 2} for twice the default {default:,}")
+    return int(value)
 
 
 def pixel_limit() -> int:

@@ -152,6 +152,17 @@ def test_limits_can_be_raised_or_lowered(monkeypatch, tmp_path):
     with pytest.raises(ImageFileError, match=f"face.png: too large: {len(png):,} bytes.*FER_MAX_IMAGE_BYTES"):
         image_files.read_file(tmp_path / "face.png")
     assert image_files.read_file(tmp_path / "face.png", max_bytes=len(png)) == png
+    monkeypatch.delenv("FER_MAX_IMAGE_BYTES")
+    monkeypatch.setenv("FER_MAX_IMAGE_PIXELS", "100M")
+    with pytest.raises(ValueError, match="FER_MAX_IMAGE_PIXELS='100M' is not a whole number"):
+        data.decode_face(png)
+
+
+def test_the_error_keeps_its_fields_through_pickle():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(ImageFileError("a.jpg", "empty", "the file is empty")))
+    assert (error.name, error.reason, str(error)) == ("a.jpg", "empty", "Cannot read a.jpg: the file is empty")
 
 
 def test_every_broken_file_is_named_with_its_reason(tmp_path):
