@@ -181,8 +181,9 @@ class ImageSource(FrameSource):
     litter (``.DS_Store``, ``._*``, ``Thumbs.db``) are left out quietly. An unreadable image
     (empty, above the size limits, not an image, truncated: :func:`read_image`) raises
     :class:`~helpers.image_files.ImageFileError`; with ``on_error="skip"`` it is left out, recorded
-    in ``errors`` as ``(file, reason)`` and reported on stderr, and the others are still read. Each image's name (:meth:`named_frames`) is unique: its stem, or
-    ``stem_suffix`` when two files share a stem (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``).
+    in ``errors`` as ``(file, reason)`` and reported on stderr, and the others are still read.
+    Each image's name (:meth:`named_frames`) is unique: its stem, or ``stem_suffix`` when two
+    files share a stem (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``).
     """
 
     def __init__(self, path: str | os.PathLike, on_error: str = "raise"):
