@@ -7,6 +7,7 @@ Settings
   * :mod:`helpers.quiet`         TensorFlow's C++ log lines silenced before TensorFlow loads
   * :mod:`helpers.course`        class order, modes (quick/workshop/full), seeding, where runs are saved (lesson 00)
 Data (01-02)
+  * :mod:`helpers.image_files`   image files read safely: byte and pixel limits checked from the header before decoding
   * :mod:`helpers.data_sources`  where FER2013 is: locate_fer2013, archives, wrapping folders, CSV variants
   * :mod:`helpers.ferplus`       FER+'s crowd votes: majority and soft labels (01, 08)
   * :mod:`helpers.splits`        Split, FER2013Data and the protocol: twin-free validation, the locked test split

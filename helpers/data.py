@@ -19,7 +19,6 @@ by :mod:`helpers.ferplus`. :func:`load_course_data` applies the split protocol o
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import threading
 import warnings
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data_sources, ferplus
+from . import data_sources, ferplus, image_files
 from .course import CLASS_NAMES, IMAGE_SIZE, SEED, is_quick
 from .data_sources import DATA_DIR, FERPLUS_FOLDERS, HOW_TO_GET_DATA, PROJECT_ROOT, locate_fer2013  # noqa: F401
 from .data_sources import SPLIT_ALIASES, archive_format, find_dataset, is_litter
@@ -278,7 +277,7 @@ def _list_images(root: Path) -> tuple[list[tuple[str, int, str]], list[tuple[str
     return items, others
 
 
-def decode_face(data: bytes) -> np.ndarray:
+def decode_face(data: bytes, name: str | os.PathLike = "image bytes") -> np.ndarray:
     """Decode image bytes (any common format, colour or grey, any size) to 48x48x1 grayscale uint8.
 
     This is the one place where files become model input; the webcam pipeline uses the same
@@ -286,39 +285,52 @@ def decode_face(data: bytes) -> np.ndarray:
     Plain JPEG and PNG files (the FER2013 case) are decoded with OpenCV straight to grayscale,
     which is fast; everything else (other formats, transparency, EXIF rotation, truncated or
     otherwise unusual files) goes through Pillow, which composites transparency onto white.
+    The size is checked from the header first (:mod:`helpers.image_files`).
 
     Raises:
-        Exception: whatever the decoder raises for bytes that are not a readable image.
+        helpers.image_files.ImageFileError: empty, above the byte or pixel limit, not an image,
+            truncated or corrupt; the message names ``name`` and the reason.
     """
-    return to_model_input(decode_gray(data))
+    return to_model_input(decode_gray(data, name))
 
 
-def decode_gray(data: bytes) -> np.ndarray:
+def read_face(path: str | os.PathLike) -> np.ndarray:
+    """An image file as the model's ``(48, 48, 1)`` uint8 input: :func:`decode_face` of its bytes, after
+    its size on disk is checked. Raises ``FileNotFoundError`` or :class:`~helpers.image_files.ImageFileError`."""
+    return decode_face(image_files.read_file(path), path)
+
+
+def decode_gray(data: bytes, name: str | os.PathLike = "image bytes") -> np.ndarray:
     """Decode image bytes to a 2-D uint8 grayscale array at the image's own size (EXIF applied).
 
     Raises:
-        Exception: whatever the decoder raises for bytes that are not a readable image.
+        helpers.image_files.ImageFileError: as :func:`decode_face`.
     """
+    if _plain_jpeg_or_png(data):
+        image_files.check_image(data, name)  # the size from the header, before decoding
+    return _decode_gray(data, name)
+
+
+def _decode_gray(data: bytes, name: str | os.PathLike) -> np.ndarray:
+    """:func:`decode_gray` once a plain JPEG's or PNG's size is checked (Pillow checks the others)."""
     if _plain_jpeg_or_png(data):
         import cv2
 
         gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if gray is not None and gray.ndim == 2 and gray.size:
             return gray
-    return _pillow_gray(data)
-
-
-_JPEG_MAGIC, _PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+    return _pillow_gray(data, name)
 
 
 def _plain_jpeg_or_png(data: bytes) -> bool:
     """True for a complete JPEG without EXIF, or a complete PNG without transparency."""
-    if data[:3] == _JPEG_MAGIC:
-        # a missing end-of-image marker means truncated (or trailing bytes): let Pillow decide
-        return data.rstrip(b"\x00")[-2:] == b"\xff\xd9" and b"Exif\x00" not in data[:65536]
-    if data[:8] == _PNG_MAGIC and len(data) > 33:
+    if not image_files.is_complete(data):  # truncated (or trailing bytes): let Pillow decide
+        return False
+    if data[:3] == b"\xff\xd8\xff":
+        return b"Exif\x00" not in data[:65536]
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 33:
         color_type = data[25]  # IHDR: 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA
-        return color_type in (0, 2, 3) and b"tRNS" not in data and data[-8:-4] == b"IEND"
+        return color_type in (0, 2, 3) and b"tRNS" not in data
     return False
 
 
@@ -327,12 +339,12 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
     return to_model_input(_pillow_gray(data))
 
 
-def _pillow_gray(data: bytes) -> np.ndarray:
+def _pillow_gray(data: bytes, name: str | os.PathLike = "image bytes") -> np.ndarray:
     """2-D uint8 grayscale at the image's own size (EXIF rotation applied, transparency on white)."""
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
+    with image_files.open_image(data, name) as img:
+        image_files.load(img, name)
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             img = img.convert("RGBA")
@@ -356,22 +368,33 @@ def to_model_input(gray: np.ndarray) -> np.ndarray:
     return gray[:, :, None]
 
 
-def _read_one(file: str) -> tuple[np.ndarray, tuple[int, int]] | str:
-    """``(48x48x1 face, original (height, width))``, or why the file was not used."""
-    try:
-        with open(file, "rb") as f:
-            gray = decode_gray(f.read())
-    except Exception as exc:  # any unreadable file is reported, never silently dropped
-        return f"{type(exc).__name__}: {exc}"
-    h, w = gray.shape
+def _not_a_crop(w: int, h: int) -> str | None:
     if max(h, w) > MAX_CROP_SIDE or max(h, w) > MAX_CROP_ASPECT * min(h, w):
         return (f"not a 48x48 face crop ({w}x{h} px: a whole photo?); crop the face to its own square "
                 "image, or move the file out of the dataset folder")
-    return to_model_input(gray), (h, w)
+    return None
+
+
+def _read_one(file: str, limits: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]] | str:
+    """``(48x48x1 face, original (height, width))``, or why the file was not used.
+
+    The byte size, then the header's width and height are checked before decoding (``limits``: the
+    bytes and pixels of :mod:`helpers.image_files`): files above them, and whole photos, are never decoded."""
+    try:
+        data = image_files.read_file(file, limits[0])
+        if why := _not_a_crop(*image_files.check_image(data, file, limits[1], limits[0])):
+            return why
+        gray = _decode_gray(data, file)
+    except image_files.ImageFileError as exc:  # the reason; the file is named beside it in skipped
+        return exc.detail
+    except Exception as exc:  # any unreadable file is reported, never silently dropped
+        return f"{type(exc).__name__}: {exc}"
+    return to_model_input(gray), gray.shape  # EXIF rotation keeps the header's (checked) sides
 
 
 def _read_many(files: list[str]) -> list[tuple[np.ndarray, tuple[int, int]] | str]:
-    return [_read_one(f) for f in files]
+    limits = image_files.byte_limit(), image_files.pixel_limit()
+    return [_read_one(f, limits) for f in files]
 
 
 def read_folders(root: str | os.PathLike, workers: int | None = None) -> FER2013Data:

@@ -20,27 +20,17 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
+from . import image_files
 from .course import in_colab
 from .data import IMAGE_SUFFIXES
 from .faces import to_bgr
+from .image_files import HOW_TO_CONVERT, UNREADABLE_PHOTO_SUFFIXES, ImageFileError  # noqa: F401
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
 class CameraUnavailableError(RuntimeError):
     """No camera could be opened; the message says why and what to use instead."""
-
-
-#: Photo formats this course cannot decode (no codec in OpenCV or Pillow here), with what to do.
-UNREADABLE_PHOTO_SUFFIXES = {
-    ".heic": "an iPhone HEIC photo", ".heif": "a HEIF photo", ".dng": "a camera RAW file", ".cr2": "a camera RAW file",
-    ".cr3": "a camera RAW file", ".nef": "a camera RAW file", ".arw": "a camera RAW file", ".raf": "a camera RAW file",
-    ".orf": "a camera RAW file", ".rw2": "a camera RAW file", ".jxl": "a JPEG XL image", ".avif": "an AVIF image",
-}
-
-
-HOW_TO_CONVERT = ("convert it to JPEG or PNG first (Photos/Preview: Export as JPEG; on a phone: share or "
-                  "set the camera to 'Most Compatible'; or pip install pillow-heif for HEIC)")
 
 
 #: EXIF orientation (tag 0x0112) -> the NumPy operation that shows the photo upright, the same
@@ -80,37 +70,32 @@ def to_uint8_range(image: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(values * scale), 0, 255).round().astype(np.uint8)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as it should be seen: a BGR (or BGRA / gray) uint8 array, upright.
 
-    The EXIF orientation of phone photos is applied (as the training loader does, with the same
-    transposition as Pillow's ``ImageOps.exif_transpose``); 16-bit images are scaled by their
-    actual range (:func:`to_uint8_range`); formats OpenCV cannot decode (GIF...) go through Pillow.
+    The file's byte size and the pixel count its header declares are checked before anything is
+    decoded (:mod:`helpers.image_files`: at most :data:`~helpers.image_files.MAX_IMAGE_PIXELS`,
+    or ``max_pixels``). The EXIF orientation of phone photos is applied (as the training loader
+    does, with the same transposition as Pillow's ``ImageOps.exif_transpose``); 16-bit images are
+    scaled by their actual range (:func:`to_uint8_range`); formats OpenCV cannot decode (GIF...)
+    go through Pillow.
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is corrupt, not an image, or in a format this course cannot decode
-            (HEIC, camera RAW...: the message names the format and how to convert it).
+        helpers.image_files.ImageFileError: a ``ValueError`` naming the file and why: empty, too
+            large (bytes or pixels), not an image, a format this course cannot decode (HEIC,
+            camera RAW...: with how to convert it), truncated or corrupt.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Image file not found: {path}")
-    raw = path.read_bytes()
-    data = np.frombuffer(raw, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:  # formats OpenCV does not decode (e.g. GIF): try Pillow
-        try:
-            from PIL import Image
-
-            with Image.open(path) as img:
-                img.load()
-                mode = "RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB"
-                image = cv2.cvtColor(np.asarray(img.convert(mode)), cv2.COLOR_RGBA2BGRA if mode == "RGBA" else cv2.COLOR_RGB2BGR)
-        except Exception as exc:
-            kind = UNREADABLE_PHOTO_SUFFIXES.get(path.suffix.lower())
-            if kind:
-                raise ValueError(f"Cannot decode {path}: {kind}, a format this course cannot read; {HOW_TO_CONVERT}") from None
-            raise ValueError(f"Cannot decode {path}: the file is corrupt or not an image ({type(exc).__name__}: {exc})") from None
+    raw = image_files.read_file(path)
+    image_files.check_image(raw, path, max_pixels)
+    # a cut-off JPEG or PNG goes straight to Pillow, which says so (OpenCV only returns None)
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED) if image_files.is_complete(raw) else None
+    if image is None:  # formats OpenCV does not decode (e.g. GIF), and broken files: Pillow says why
+        with image_files.open_image(raw, path, max_pixels) as img:
+            image_files.load(img, path)
+            mode = "RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB"
+            image = cv2.cvtColor(np.asarray(img.convert(mode)), cv2.COLOR_RGBA2BGRA if mode == "RGBA" else cv2.COLOR_RGB2BGR)
     image = to_uint8_range(image)
     orient = exif_orientation(raw)
     if orient != 1:
@@ -130,8 +115,9 @@ def data_url_to_frame(url: str) -> np.ndarray:
     """Decode a ``data:image/...;base64,`` URL (what the browser camera returns) to a BGR frame."""
     if not isinstance(url, str) or not url.startswith("data:image/") or "," not in url:
         raise ValueError(f"Not an image data URL: {str(url)[:60]!r}")
-    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
-    frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    data = base64.b64decode(url.split(",", 1)[1])
+    image_files.check_image(data, "the browser camera's image")  # its size, before decoding
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if frame is None:
         raise ValueError("The browser sent an image that could not be decoded")
     return frame
@@ -192,10 +178,12 @@ class ImageSource(FrameSource):
     In a folder, the images (:data:`helpers.data.IMAGE_SUFFIXES`) and the photo formats this
     course cannot decode (:data:`UNREADABLE_PHOTO_SUFFIXES`, e.g. HEIC: they fail with a message
     that names them) are read; other files are listed in ``ignored``, hidden files and system
-    litter (``.DS_Store``, ``._*``, ``Thumbs.db``) are left out quietly. An unreadable image raises
-    ``ValueError``; with ``on_error="skip"`` it is left out, recorded in ``errors`` and reported
-    on stderr instead. Each image's name (:meth:`named_frames`) is unique: its stem, or
-    ``stem_suffix`` when two files share a stem (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``).
+    litter (``.DS_Store``, ``._*``, ``Thumbs.db``) are left out quietly. An unreadable image
+    (empty, above the size limits, not an image, truncated: :func:`read_image`) raises
+    :class:`~helpers.image_files.ImageFileError`; with ``on_error="skip"`` it is left out, recorded
+    in ``errors`` as ``(file, reason)`` and reported on stderr, and the others are still read.
+    Each image's name (:meth:`named_frames`) is unique: its stem, or ``stem_suffix`` when two
+    files share a stem (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``).
     """
 
     def __init__(self, path: str | os.PathLike, on_error: str = "raise"):
@@ -227,10 +215,20 @@ class ImageSource(FrameSource):
             except (OSError, ValueError) as exc:
                 if self.on_error != "skip":
                     raise
-                self.errors.append((str(file), str(exc)))
-                print(f"skipped {file}: {exc}", file=sys.stderr)
+                why = exc.detail if isinstance(exc, ImageFileError) else str(exc)
+                self.errors.append((str(file), why))
+                if len(self.files) > 1:  # one file: the caller reports it
+                    print(f"skipped {file}: {why}", file=sys.stderr)
                 continue
             yield name, image
+
+    def check(self) -> None:
+        """Check every file's byte size, format and declared pixels from its header, decoding nothing.
+
+        Raises :class:`~helpers.image_files.ImageFileError` (or ``FileNotFoundError``) for the first bad file.
+        """
+        for file in self.files:
+            image_files.check_image(image_files.read_file(file), file)
 
     def frames(self) -> Iterator[np.ndarray]:
         for _, image in self._read():

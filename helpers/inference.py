@@ -36,7 +36,7 @@ from .drawing import CLASS_COLOURS, SHORT_NAMES, FaceResult, FPSMeter, FrameResu
 from .faces import CASCADE_FILE, Box, FaceDetector, PhotoFaceDetector, TemplateTracker, as_uint8, cascade_path, iou  # noqa: F401
 from .faces import crop_face, expand_box, load_cascade, preprocess_face, preprocess_faces, to_bgr, to_gray  # noqa: F401
 from .frame_sources import CAPTURE_JS, UNREADABLE_PHOTO_SUFFIXES, VIDEO_SUFFIXES, ArraySource, CameraUnavailableError  # noqa: F401
-from .frame_sources import ColabCamera, FrameSource, ImageSource, LocalCamera, VideoSource, data_url_to_frame  # noqa: F401
+from .frame_sources import ColabCamera, FrameSource, ImageFileError, ImageSource, LocalCamera, VideoSource, data_url_to_frame  # noqa: F401
 from .frame_sources import exif_orientation, frame_to_data_url, open_camera, open_source, read_image  # noqa: F401
 from .sample_frames import frame_with_face, jittered_frames, sample_photos  # noqa: F401
 

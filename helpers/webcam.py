@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     images = isinstance(source, inference.ImageSource)
+    if images and len(source) == 1:
+        try:  # one photo: refuse a broken or oversized file before loading the model (header only)
+            source.check()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     try:
         model = inference.default_model(args.model)
         # a photo is searched at its own resolution for every face; video frames fast, for a live view
@@ -196,11 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     if ignored:
         print(f"note: {len(ignored)} file(s) in the folder are not images and were not read: {', '.join(ignored)}")
     errors = getattr(source, "errors", [])
-    if errors:
-        print(f"error: {len(errors)} file(s) could not be read:\n" + "\n".join(f"  {f}: {why}" for f, why in errors),
-              file=sys.stderr)
+    if len(errors) == 1 and len(source) == 1:
+        print(f"error: Cannot read {errors[0][0]}: {errors[0][1]}", file=sys.stderr)
+    elif errors:
+        rest = " (the others were processed)" if n else ""
+        print(f"error: {len(errors)} of {len(source)} image file(s) could not be read{rest}:\n"
+              + "\n".join(f"  {f}: {why}" for f, why in errors), file=sys.stderr)
     if n == 0:
-        print("error: no frame could be read from the source", file=sys.stderr)
+        if not errors:
+            print("error: no frame could be read from the source", file=sys.stderr)
         return 1
     return 1 if errors else 0
 

@@ -16,6 +16,7 @@ from PIL import Image
 import helpers.data as data
 from helpers import CLASS_NAMES
 from helpers.data import FER2013Data, Split, course_splits, decode_face, load_fer2013, read_csv, read_folders
+from test_image_files import hostile_files
 
 # Counts from ../shared/README.md (train / test per class, in CLASS_NAMES order).
 README_TRAIN = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830, "surprise": 3171, "neutral": 4965}
@@ -257,6 +258,30 @@ def test_corrupt_images_are_skipped_named_and_counted(tmp_path):
         assert all(name in message for name in bad), (attempt, message)
         assert {Path(f).name for f, _ in d.skipped} == bad, attempt
         assert len(d["train"]) == 7 and len(d["test"]) == 7, attempt  # the good ones all load
+
+
+
+def test_hostile_images_in_class_folders_are_skipped_with_their_reason(tmp_path, monkeypatch):
+    """A declared-huge PNG, a truncated JPEG, an empty file, text and HEIC named .jpg, a whole photo:
+    each skipped with its reason (the file named), none of them decoded, the faces all loaded."""
+    root = class_folders(tmp_path / "fer", per_class=1)
+    expected = {name: phrase for name, (_, phrase) in hostile_files(root / "train" / "happy").items()}
+    face = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)).save(face, "JPEG")
+    (root / "train" / "happy" / "truncated.jpg").write_bytes(face.getvalue()[: len(face.getvalue()) // 2])  # a face
+    save_image(root / "test" / "sad" / "holiday.jpg", np.full((400, 600, 3), 90, np.uint8))
+    expected["holiday.jpg"] = "not a 48x48 face crop (600x400 px"
+    decoded, decode = [], data._decode_gray
+    monkeypatch.setattr(data, "_decode_gray", lambda raw, name: decoded.append(Path(name).name) or decode(raw, name))
+    for attempt in ("cold", "from cache"):
+        with pytest.warns(UserWarning, match=r"Skipped 6 file\(s\)"):
+            d = load_fer2013(root, verbose=False)
+        reasons = {Path(f).name: why for f, why in d.skipped}
+        assert reasons.keys() == expected.keys(), attempt
+        for name, phrase in expected.items():
+            assert phrase in reasons[name], (attempt, name, reasons[name])
+        assert len(d["train"]) == 7 and len(d["test"]) == 7, attempt
+    assert not {"huge.png", "empty.jpg", "text.jpg", "iphone.jpg", "holiday.jpg"} & set(decoded)  # header only
 
 
 @pytest.mark.parametrize(

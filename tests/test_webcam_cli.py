@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import frame_sources, inference, pretrained, webcam
+from test_image_files import hostile_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +139,36 @@ def test_video_skips_the_models_flip_tta_unless_asked_photos_keep_it(tmp_path, m
     assert "skips the flip TTA" not in capsys.readouterr().out
     assert webcam.main(["--source", str(photo_dir / "astronaut.jpg"), *common, str(tmp_path / "c.png")]) == 0
     assert "skips the flip TTA" not in capsys.readouterr().out, "photos are classified with the whole model"
+
+
+def test_a_broken_or_huge_photo_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    expected = hostile_files(tmp_path)
+    monkeypatch.setattr(inference, "default_model", lambda *_: pytest.fail("the model was loaded for a refused photo"))
+    for name in ("huge.png", "empty.jpg", "text.jpg", "iphone.jpg"):  # refused from the header, before the model
+        assert webcam.main(["--source", str(tmp_path / name), "--no-window", "--output", str(tmp_path / "o.png")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: Cannot read {tmp_path / name}: " + err.split(": ", 2)[2] and "\n" not in err, err
+        assert expected[name][1] in err, err
+
+
+def test_a_folder_with_hostile_files_processes_the_others(tmp_path, photo_dir, model_file, capsys):
+    expected = hostile_files(tmp_path / "mixed")
+    cv2.imwrite(str(tmp_path / "mixed" / "zz_face.jpg"), cv2.imread(str(photo_dir / "grace_hopper.jpg")))
+    code = webcam.main(["--source", str(tmp_path / "mixed"), "--model", str(model_file), "--output", str(tmp_path / "o"),
+                        "--no-window"])
+    captured = capsys.readouterr()
+    assert code == 1 and sorted(p.name for p in (tmp_path / "o").iterdir()) == ["zz_face.jpg"]
+    assert "error: 5 of 6 image file(s) could not be read (the others were processed):" in captured.err
+    summary = captured.err.split("could not be read")[1]
+    for name, (_, phrase) in expected.items():
+        assert f"{tmp_path / 'mixed' / name}: " in summary and phrase in summary, name
+    assert "no frame could be read" not in captured.err
+
+
+def test_a_truncated_photo_names_the_file_and_the_reason(tmp_path, model_file, capsys):
+    hostile_files(tmp_path)
+    assert webcam.main(["--source", str(tmp_path / "truncated.jpg"), "--model", str(model_file), "--no-window",
+                        "--output", str(tmp_path / "o.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: Cannot read {tmp_path / 'truncated.jpg'}: the file is truncated" in err
+    assert "no frame could be read" not in err and err.count("truncated.jpg") == 1
