@@ -21,14 +21,18 @@ Cells that raise do not stop the notebook (as in nbgrader): later exercises are 
 from __future__ import annotations
 
 import argparse
-import csv
+import asyncio
+import dataclasses
 import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +40,8 @@ STATUSES = ("pass", "fail", "not attempted", "error")
 MODES = ("quick", "workshop", "full")
 NOTEBOOK_ROW = "(notebook)"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_LIMIT_BYTES = 10_000_000  # characters of output per notebook kept in memory; the rest is dropped
+NOTEBOOK_LIMIT_BYTES = 50_000_000  # the largest submitted file the grader decodes
 _CHECK_CALL = re.compile(r"(?:\b([A-Za-z_]\w*)\s*=\s*)?[\w.]*\bcheck\(\s*([A-Za-z_]\w*)")
 
 
@@ -111,51 +117,166 @@ def _error_text(cell) -> str:
     return ""
 
 
-def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",
-                     env: dict[str, str] | None = None, kernel_name: str = "python3") -> Execution:
-    """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
+def read_submission(path: str | os.PathLike, limit_bytes: int = NOTEBOOK_LIMIT_BYTES):
+    """The notebook at ``path`` as an nbformat 4 node, or a one-line reason why it cannot be graded.
 
-    The limit includes the kernel's start. Cells that raise do not stop the run; their errors are
-    in ``failed_cells`` (0-based cell index -> ``"Name: message"``; :func:`cell_label` names a
-    cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
-    early and is described in ``problem``. Never raises for a broken notebook; raises
-    ``OSError`` only when the file cannot be copied.
+    Returns ``(notebook, "")`` or ``(None, reason)``; the reason reads after "the notebook ...".
+    The size is checked before anything is decoded; the JSON must be nbformat 4 (a version-3 file is
+    refused, not converted: it was not saved from this course's lessons) and valid against nbformat's
+    schema, with a Python kernel (the checks run in Python; the kernel's *name* may differ, it is
+    run under the grader's ``--kernel``). Never raises for a bad file.
     """
     import nbformat
+
+    size = Path(path).stat().st_size
+    if size > limit_bytes:
+        return None, (f"was not graded: it is {size / 1e6:.0f} MB, over the {limit_bytes / 1e6:.0f} MB a submission may be "
+                      "(clear its outputs in Jupyter, Edit > Clear Outputs of All Cells, and submit it again)")
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+        raw = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"could not be read: it is not a notebook (not JSON: {str(exc).splitlines()[0]})"
+    version = raw.get("nbformat") if isinstance(raw, dict) else None
+    if version != 4:
+        return None, (f"was not graded: it is nbformat {version} (JSON, but not a Jupyter notebook of this course, "
+                      "which are nbformat 4); open and save it in Jupyter 4 or later, or run "
+                      "`jupyter nbconvert --to notebook --nbformat 4` on it") if version else (
+                      "could not be read: it is JSON but not a notebook (no nbformat version)")
+    try:
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT, capture_validation_error={})
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat.ValidationError and whatever a malformed tree raises
+        return None, f"could not be read: it is not a valid nbformat 4 notebook ({str(exc).splitlines()[0][:200]})"
+    language = (nb.metadata.get("kernelspec", {}).get("language") or nb.metadata.get("language_info", {}).get("name") or "python")
+    if str(language).lower() != "python":
+        kernel = nb.metadata.get("kernelspec", {}).get("name", "?")
+        return None, (f"was not graded: it is a {language} notebook (kernel `{kernel}`); the course's exercises are "
+                      "Python: submit the lesson's notebook, run with a Python 3 kernel")
+    return nb, ""
+
+
+def _output_size(msg: dict) -> int:
+    """Characters an output message adds (text, data payloads, tracebacks): a cheap upper-bound count."""
+    content = msg.get("content", {})
+    size = len(content.get("text", "")) + sum(len(line) for line in content.get("traceback", []))
+    for value in content.get("data", {}).values():
+        size += len(value) if isinstance(value, str) else len(json.dumps(value))
+    return size
+
+
+def _capped_client(nb, limit: int, **kwargs):
+    """An nbclient ``NotebookClient`` that keeps at most ``limit`` characters of output per notebook.
+
+    Output past the limit is dropped as it arrives (the grader's memory does not grow with a
+    student's prints), the kernel is interrupted once, and ``client.capped_cell`` names the cell.
+    """
     from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        output_chars = 0
+        capped_cell: int | None = None
+
+        def output(self, outs, msg, display_id, cell_index):
+            self.output_chars += _output_size(msg)
+            if self.output_chars <= limit:
+                return super().output(outs, msg, display_id, cell_index)
+            if self.capped_cell is None:
+                self.capped_cell = cell_index
+                outs.append(nbformat_stream(f"[the grader dropped the output after {limit / 1e6:g} MB]"))
+                asyncio.ensure_future(self._interrupt())
+            return None
+
+        async def _interrupt(self):
+            from nbclient.util import ensure_async
+
+            try:
+                await ensure_async(self.km.interrupt_kernel())
+            except Exception:  # a kernel that is already gone: the time limit or the dead-kernel check ends it
+                pass
+
+    return CappedClient(nb, **kwargs)
+
+
+def nbformat_stream(text: str):
+    """A ``stream`` output (stderr) holding ``text``."""
+    import nbformat
+
+    return nbformat.v4.new_output("stream", name="stderr", text=text + "\n")
+
+
+def _kernel_death(km) -> str:
+    """Why a dead kernel ended: its exit status, read from the kernel manager's process, as words."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return "the kernel died"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        why = {"SIGSEGV": "a crash in native code", "SIGKILL": "killed: out of memory?", "SIGABRT": "an abort in native code"}
+        return f"the kernel crashed ({name}{': ' + why[name] if name in why else ''})"
+    return f"the kernel exited with status {code} (os._exit, exit() or quit() in a cell?)"
+
+
+def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",
+                     env: dict[str, str] | None = None, kernel_name: str = "python3",
+                     output_limit: int = OUTPUT_LIMIT_BYTES) -> Execution:
+    """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
+
+    The submitted file is only read (size first, see :func:`read_submission`); the kernel runs the
+    copy. The limit includes the kernel's start. Cells that raise (``sys.exit`` included: IPython
+    turns it into an error) do not stop the run; their errors are in ``failed_cells`` (0-based
+    cell index -> ``"Name: message"``; :func:`cell_label` names a cell for people). What ends the
+    run early is described in ``problem``: a time-out, a kernel that died (its exit status or
+    signal), more than ``output_limit`` characters of output (dropped as they arrive; the kernel is
+    interrupted), a file that is not a gradable notebook, a kernel that does not start. The
+    kernel's own stdout/stderr (not the cells' outputs) are discarded. Never raises for a broken
+    notebook; raises ``OSError`` only when the file cannot be read or copied.
+    """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    started = time.monotonic()
+    nb, reason = read_submission(path)
+    if nb is None:
+        return Execution(None, reason, time.monotonic() - started)
     workdir.mkdir(parents=True, exist_ok=True)
     copy = Path(shutil.copy(path, workdir / Path(path).name))
-    started = time.monotonic()
-    try:
-        nb = nbformat.read(copy, as_version=4)
-    except Exception as exc:  # not a notebook at all
-        return Execution(None, f"could not be read: {type(exc).__name__}: {exc}")
     result = Execution(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = _capped_client(nb, output_limit, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})
     index = -1
+    kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
     try:
-        kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
-        with client.setup_kernel(env=kernel_env, cwd=str(workdir)):
-            for index, cell in enumerate(nb.cells):
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    raise CellTimeoutError(f"no time left before cell {index}")
-                client.timeout = max(1, int(left))
-                client.execute_cell(cell, index)
-                if cell.cell_type == "code" and _error_text(cell):
-                    result.failed_cells[index] = _error_text(cell)
-    except CellTimeoutError:
-        result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
-    except DeadKernelError:
-        result.problem = f"the kernel died in {cell_label(nb, index)} (out of memory?)"
+        with client.setup_kernel(env=kernel_env, cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            try:
+                for index, cell in enumerate(nb.cells):
+                    left = timeout - (time.monotonic() - started)
+                    if left <= 0:
+                        raise CellTimeoutError(f"no time left before cell {index}")
+                    client.timeout = max(1, int(left))
+                    client.execute_cell(cell, index)
+                    if client.capped_cell is not None:
+                        raise _OutputLimit()
+                    if cell.cell_type == "code" and _error_text(cell):
+                        result.failed_cells[index] = _error_text(cell)
+            except CellTimeoutError:
+                result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
+            except DeadKernelError:
+                result.problem = f"stopped: {_kernel_death(client.km)} in {cell_label(nb, index)}"
+            except _OutputLimit:
+                result.problem = (f"printed more than {output_limit / 1e6:g} MB of output in {cell_label(nb, client.capped_cell)}; "
+                                  "the grader dropped the rest and stopped the notebook there")
+            if client.capped_cell is not None and "MB of output" not in result.problem:
+                result.problem += f" (after more than {output_limit / 1e6:g} MB of output, dropped)"
     except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
         where = f"stopped in {cell_label(nb, index)}" if index >= 0 else "could not start its kernel"
-        result.problem = f"{where}: {type(exc).__name__}: {exc}".strip()
+        result.problem = result.problem or f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
     result.seconds = time.monotonic() - started
     return result
+
+
+class _OutputLimit(Exception):
+    """A notebook printed more than the grader keeps."""
 
 
 def read_check_log(log: Path) -> dict[str, tuple[str, str]]:
@@ -212,46 +333,152 @@ def grade_notebook(path: str | os.PathLike, timeout: float = 600, mode: str = "q
 
 
 def summary(rows: list[Row], seconds: float) -> str:
-    """One line per notebook: counts per status and the time taken."""
-    counts = {s: sum(r.status == s for r in rows if r.exercise != NOTEBOOK_ROW) for s in STATUSES}
-    line = f"{rows[0].notebook if rows else '?'}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({seconds:.0f} s)"
-    trouble = [r.detail for r in rows if r.exercise == NOTEBOOK_ROW]
+    """One line per notebook: its student, counts per status (those that occur), the time taken, and
+    the first whole-notebook problem on a second line."""
+    from .grade_report import STATUSES as ORDER, student_name
+
+    graded = [r for r in rows if not r.exercise.startswith("(")]
+    counts = Counter(r.status for r in graded)
+    shown = [s for s in ORDER if counts[s] or s in STATUSES] + sorted(set(counts) - set(ORDER))
+    notebook = rows[0].notebook if rows else "?"
+    line = (f"{notebook} [{student_name(notebook)[0]}]: " + ", ".join(f"{counts[s]} {s}" for s in shown)
+            + f" ({seconds:.0f} s)")
+    trouble = [r.detail for r in rows if r.exercise.startswith("(")]
     return line + (f"\n  ERROR: {trouble[0]}" if trouble else "")
 
 
 def write_csv(rows: list[Row], out: str | os.PathLike) -> Path:
-    """Write the rows with the header ``notebook, exercise, status, detail``."""
+    """Write the rows with the header ``student, notebook, exercise, status, detail``.
+
+    ``student`` comes from each notebook's path (:func:`helpers.grade_report.student_name`).
+    """
+    from .grade_report import rows_frame
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["notebook", "exercise", "status", "detail"])
-        writer.writerows([r.notebook, r.exercise, r.status, r.detail] for r in rows)
+    rows_frame(rows).to_csv(out, index=False, encoding="utf-8")
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: grade every notebook given, write the CSV, print a summary per notebook.
+WALL_GUARD = (2.0, 60.0)  # a worker is killed after 2 x --timeout + 60 s, whatever it is doing
 
-    Exit status 0 when every notebook was graded (whatever the grades), 2 on bad arguments.
+
+def _grade_in_worker(path: str, timeout: float, mode: str, kernel_name: str) -> tuple[list[tuple], float]:
+    """What a worker process runs: grade one notebook; its rows as tuples (they cross a pipe) and the seconds."""
+    try:
+        rows, seconds = grade_notebook(path, timeout, mode, kernel_name)
+    except Exception as exc:  # the grader's own failure on this notebook: still one row
+        rows, seconds = [Row(path, NOTEBOOK_ROW, "error", f"the grader failed on it: {type(exc).__name__}: {exc}")], 0.0
+    return [dataclasses.astuple(r) for r in rows], seconds
+
+
+def grade_all(paths: list[str], timeout: float, mode: str = "quick", kernel_name: str = "python3", jobs: int = 1,
+              on_done=None) -> list[tuple[list[Row], float]]:
+    """Grade each notebook in a process of its own, ``jobs`` at a time; ``(rows, seconds)`` in the order of ``paths``.
+
+    A worker that dies (the grader's own crash) or outlives ``2 x timeout + 60`` seconds (it and
+    its kernel are killed) gives that notebook one ``(notebook)`` error row; the others go on.
+    ``on_done(rows, seconds)`` is called as each notebook finishes (progress, summaries).
     """
-    parser = argparse.ArgumentParser(prog="python -m helpers.grade", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files")
-    parser.add_argument("--csv", required=True, help="where to write the grade table")
+    from .grade_report import run_isolated
+
+    guard = WALL_GUARD[0] * timeout + WALL_GUARD[1]
+
+    def finished(index: int, result) -> tuple[list[Row], float]:
+        if isinstance(result, str):  # what went wrong with the worker itself
+            return [Row(str(paths[index]), NOTEBOOK_ROW, "error", result)], guard
+        return [Row(*t) for t in result[0]], result[1]
+
+    tasks = [(str(path), timeout, mode, kernel_name) for path in paths]
+    done = (lambda index, result: on_done(*finished(index, result))) if on_done else None
+    return [finished(i, r) for i, r in enumerate(run_isolated(_grade_in_worker, tasks, jobs, guard, done))]
+
+
+def submissions(arguments: list[str]) -> list[str]:
+    """The notebooks named on the command line; a folder stands for every ``.ipynb`` below it
+    (checkpoints left out), sorted."""
+    found = []
+    for argument in arguments:
+        if Path(argument).is_dir():
+            found += sorted(str(p) for p in Path(argument).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(argument)
+    return found
+
+
+def duplicate_rows(paths: list[str]) -> list[Row]:
+    """A ``(student)`` error row for each submission whose student has another one of the same lesson."""
+    from .grade_report import duplicates
+
+    rows = []
+    for (student, lesson), found in duplicates(paths).items():
+        for path in found:
+            others = ", ".join(p for p in found if p != path)
+            rows.append(Row(path, "(student)", "error", f"{student} has {len(found)} submissions of {lesson}: this one and "
+                            f"{others}; all are graded, none gets feedback: rename the folder or file of the one that "
+                            "is someone else's, or remove the extra ones, and grade again"))
+    return rows
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .grade_report import NAME_RULE
+
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.grade", description=__doc__.split("\n\n")[0],
+        epilog=f"Students: {NAME_RULE}. Beside the CSV: NAME_summary.csv (per exercise) and NAME_summary.png (its figure).")
+    parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files, or folders of them (searched below)")
+    parser.add_argument("--csv", required=True, help="where to write the grade table (one row per student and exercise)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")
     parser.add_argument("--mode", choices=MODES[:2], default="quick", help="quick (default) or workshop")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time, each in its own process (default 1)")
+    parser.add_argument("--feedback", metavar="DIR", help="write DIR/<student>.md: each student's statuses and what failed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: grade every notebook given, write the CSV, its summary and figure, and feedback.
+
+    Prints a line per notebook as it finishes (a progress bar on stderr), then the summary per
+    exercise. Exit status 0 when every notebook was graded (whatever the grades), 2 on bad arguments.
+    """
+    from tqdm import tqdm
+
+    from . import grade_report
+
+    parser = _parser()
     args = parser.parse_args(argv)
-    missing = [n for n in args.notebooks if not Path(n).is_file()]
-    if missing:
-        parser.error(f"not found: {', '.join(missing)}")
-    rows: list[Row] = []
-    for notebook in args.notebooks:
-        print(f"grading {notebook} ({args.mode} mode, limit {args.timeout:g} s) ...", flush=True)
-        graded, seconds = grade_notebook(notebook, args.timeout, args.mode, args.kernel)
-        rows += graded
-        print(summary(graded, seconds), flush=True)
-    print(f"wrote {write_csv(rows, args.csv)} ({len(rows)} rows)")
+    notebooks = submissions(args.notebooks)
+    missing = [n for n in notebooks if not Path(n).is_file()]
+    if missing or not notebooks:
+        parser.error(f"not found: {', '.join(missing) or 'no .ipynb in ' + ', '.join(args.notebooks)}")
+    if args.jobs < 1 or args.timeout <= 0:
+        parser.error("--jobs must be at least 1 and --timeout positive")
+    print(f"grading {len(notebooks)} notebooks, {args.jobs} at a time ({args.mode} mode, limit {args.timeout:g} s each)", flush=True)
+    with tqdm(total=len(notebooks), unit="notebook", file=sys.stderr, dynamic_ncols=True) as bar:
+        def done(rows: list[Row], seconds: float) -> None:
+            bar.write(summary(rows, seconds), file=sys.stdout)
+            bar.update()
+
+        graded = grade_all(notebooks, args.timeout, args.mode, args.kernel, args.jobs, done)
+    extra = duplicate_rows(notebooks)
+    rows = [r for path, (found, _) in zip(notebooks, graded) for r in found + [e for e in extra if e.notebook == path]]
+    out = write_csv(rows, args.csv)
+    frame = grade_report.rows_frame(rows)
+    table = grade_report.exercise_summary(frame)
+    base = out.with_name(out.stem + "_summary")
+    table.to_csv(base.with_suffix(".csv"), encoding="utf-8")
+    problems = frame.loc[frame["exercise"] == NOTEBOOK_ROW, "notebook"].nunique()
+    title = f"{len(notebooks)} notebooks, {problems} with a notebook-level problem ({args.mode} mode)"
+    figure = grade_report.plot_summary(table, base.with_suffix(".png"), title) if len(table) else None
+    with grade_report.wide_display():
+        print("\n" + (table.to_string() if len(table) else "no exercise was found in any notebook"))
+    print(f"wrote {out} ({len(rows)} rows), {base.with_suffix('.csv')}" + (f", {figure}" if figure else ""))
+    for row in extra:
+        print(f"WARNING: {row.detail}", file=sys.stderr)
+    if args.feedback:
+        written, skipped = grade_report.write_feedback(frame, args.feedback)
+        print(f"wrote {len(written)} feedback files to {args.feedback}" + (f"; none for {', '.join(skipped)} (see their (student) rows)" if skipped else ""))
     return 0
 
 
