@@ -472,10 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     title = f"{len(notebooks)} notebooks, {problems} with a notebook-level problem ({args.mode} mode)"
     figure = grade_report.plot_summary(table, base.with_suffix(".png"), title) if len(table) else None
     with grade_report.wide_display():
-        print("\n" + (table.to_string() if len(table) else "no exercise was found in any notebook"))
+        print("\n" + (table.to_string() if len(table) else "no exercise was graded in any notebook"))
     print(f"wrote {out} ({len(rows)} rows), {base.with_suffix('.csv')}" + (f", {figure}" if figure else ""))
-    for row in extra:
-        print(f"WARNING: {row.detail}", file=sys.stderr)
+    for warning in dict.fromkeys(row.detail.split(": this one and ")[0] for row in extra):
+        print(f"WARNING: {warning}; see their (student) rows", file=sys.stderr)
     if args.feedback:
         written, skipped = grade_report.write_feedback(frame, args.feedback)
         print(f"wrote {len(written)} feedback files to {args.feedback}" + (f"; none for {', '.join(skipped)} (see their (student) rows)" if skipped else ""))

@@ -26,6 +26,7 @@ from pathlib import Path
 STATUSES = ("pass", "fail", "not attempted", "error", "flagged")  # the order of the summary's columns and bars
 COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "not attempted": "#9e9e9e", "error": "#ef6c00", "flagged": "#6a1b9a"}
 COLUMNS = ("student", "notebook", "exercise", "status", "detail")
+WHOLE = {"(notebook)": "The whole notebook", "(student)": "Your submissions"}
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NAME_RULE = ("the student is the submission's file name without the lesson's name (alice_01_loading_fer2013.ipynb "
              "and 01_loading_fer2013_alice.ipynb are alice); when nothing else is left (alice/01_loading_fer2013.ipynb) "
@@ -126,7 +127,7 @@ def plot_summary(table, path: str | os.PathLike, title: str = "") -> Path:
         left = [a + b for a, b in zip(left, values)]
     ax.set_xlabel("submissions")
     ax.set_title(title or "Grades per exercise")
-    ax.legend(ncols=len(statuses), loc="lower center", bbox_to_anchor=(0.5, 1.0 + 0.5 / (len(table) + 2)), frameon=False, fontsize=9)
+    fig.legend(ncols=len(statuses), loc="outside lower center", frameon=False, fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,14 +143,18 @@ def safe_file_name(name: str) -> str:
 
 
 def feedback_text(student: str, rows) -> str:
-    """One student's Markdown report: per notebook, each exercise's status, then what failed and why."""
+    """One student's Markdown report: per notebook, each exercise's status, then what failed and why
+    (the failing case as the student's own check printed it)."""
     lines = [f"# Feedback for {student}", ""]
     for notebook, group in rows.groupby("notebook", sort=False):
-        lines += [f"## {Path(notebook).name}", "", "| exercise | status |", "| --- | --- |"]
-        lines += [f"| {r.exercise} | {r.status} |" for r in group.itertuples() if not r.exercise.startswith("(")]
+        exercises = [r for r in group.itertuples() if not r.exercise.startswith("(")]
+        lines += [f"## {Path(notebook).name}", ""]
+        if exercises:
+            lines += ["| exercise | status |", "| --- | --- |"] + [f"| {r.exercise} | {r.status} |" for r in exercises]
         for r in group.itertuples():
-            if r.status != "pass" and r.detail:
-                lines += ["", f"### {r.exercise}: {r.status}", "", "```", r.detail.replace("```", "'''"), "```"]
+            if r.status not in ("pass", "not attempted") and r.detail:
+                fence = "~~~~" if "```" in r.detail else "```"
+                lines += ["", f"### {WHOLE.get(r.exercise, r.exercise)}: {r.status}", "", fence, r.detail, fence]
         lines.append("")
     return "\n".join(lines)
 
@@ -179,9 +184,12 @@ def write_feedback(frame, folder: str | os.PathLike) -> tuple[list[Path], list[s
     return written, skipped
 
 
+RUNNING = object()  # what _collect says of a worker that has not finished
+
+
 def _worker(conn, target, args) -> None:
     """A worker process's whole life: run ``target(*args)`` and send back what it returned."""
-    conn.send(target(*args))
+    conn.send((target(*args),))  # in a tuple: a task may return None
     conn.close()
 
 
@@ -202,17 +210,17 @@ def _kill_tree(process) -> None:
 
 
 def _collect(process, conn, started: float, guard_s: float):
-    """A finished worker's result, a string saying what happened to it, or None while it still runs."""
+    """A finished worker's result, a string saying what happened to it, or :data:`RUNNING`."""
     if conn.poll():
         try:
-            return conn.recv()
+            return conn.recv()[0]
         except (EOFError, OSError):  # it died without a word
             process.join(5)
             return f"the grader's worker for it died (exit code {process.exitcode})"
     if time.monotonic() - started > guard_s:
         _kill_tree(process)
         return f"its grading ran past the grader's guard of {guard_s:g} s; it and its kernel were killed"
-    return None
+    return RUNNING
 
 
 def run_isolated(target, tasks: list[tuple], jobs: int, guard_s: float, on_done=None) -> list:
@@ -240,7 +248,7 @@ def run_isolated(target, tasks: list[tuple], jobs: int, guard_s: float, on_done=
             wait([conn for _, conn, _ in running.values()], timeout=1.0)
             for index, (process, conn, started) in list(running.items()):
                 result = _collect(process, conn, started, guard_s)
-                if result is not None:
+                if result is not RUNNING:
                     process.join(5)
                     conn.close()
                     del running[index]
