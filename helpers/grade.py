@@ -165,17 +165,24 @@ def _output_size(msg: dict) -> int:
     return size
 
 
-def _capped_client(nb, limit: int, **kwargs):
+def _capped_client(nb, limit: int, sockets: Path, **kwargs):
     """An nbclient ``NotebookClient`` that keeps at most ``limit`` characters of output per notebook.
 
     Output past the limit is dropped as it arrives (the grader's memory does not grow with a
     student's prints), the kernel is interrupted once, and ``client.capped_cell`` names the cell.
+    The kernel talks over Unix sockets named ``sockets-N`` (no TCP ports: kernels started at the
+    same time by ``--jobs`` cannot race for one).
     """
     from nbclient import NotebookClient
 
     class CappedClient(NotebookClient):
         output_chars = 0
         capped_cell: int | None = None
+
+        def create_kernel_manager(self):
+            km = super().create_kernel_manager()
+            km.transport, km.ip = "ipc", str(sockets)
+            return km
 
         def output(self, outs, msg, display_id, cell_index):
             self.output_chars += _output_size(msg)
@@ -242,7 +249,7 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
     workdir.mkdir(parents=True, exist_ok=True)
     copy = Path(shutil.copy(path, workdir / Path(path).name))
     result = Execution(nb)
-    client = _capped_client(nb, output_limit, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+    client = _capped_client(nb, output_limit, workdir.parent / "kernel", timeout=timeout, kernel_name=kernel_name, allow_errors=True,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})
     index = -1
     kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
