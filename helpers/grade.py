@@ -4,9 +4,9 @@ Each notebook is executed with nbclient in a temporary working folder of its own
 notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
 notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
 its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks.core._record`); the
-grader reads those lines and writes one CSV row per notebook and exercise::
+grader reads those lines and writes one CSV row per student and exercise::
 
-    notebook,exercise,status,detail
+    student,notebook,exercise,status,detail
 
 ``status`` is ``pass``, ``fail``, ``not attempted`` or ``error``. An exercise whose check cell
 exists but never reported (a crash before it, a cell raising, the time limit) gets ``error``; a
@@ -16,6 +16,12 @@ why. A broken notebook never stops the grader. Example::
     python -m helpers.grade submissions/*/01_loading_fer2013.ipynb --csv grades.csv --timeout 600
 
 Cells that raise do not stop the notebook (as in nbgrader): later exercises are still graded.
+
+Containment: each notebook is graded in a process of its own (``--jobs`` at a time, see
+:func:`helpers.grade_report.run_isolated`); the submitted file is only read, its size checked
+first; output past :data:`OUTPUT_LIMIT_BYTES` is dropped as it arrives and stops the notebook; a
+kernel that dies is named by its exit status or signal. The student's name, the summary per
+exercise, its figure and ``--feedback`` files come from :mod:`helpers.grade_report`.
 """
 
 from __future__ import annotations
@@ -476,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     base = out.with_name(out.stem + "_summary")
     table.to_csv(base.with_suffix(".csv"), encoding="utf-8")
     problems = frame.loc[frame["exercise"] == NOTEBOOK_ROW, "notebook"].nunique()
-    title = f"{len(notebooks)} notebooks, {problems} with a notebook-level problem ({args.mode} mode)"
+    ungraded = len(notebooks) - frame.loc[~frame["exercise"].str.startswith("("), "notebook"].nunique()
+    title = (f"{len(notebooks)} notebooks ({args.mode} mode): {problems} with a problem"
+             + (f", {ungraded} of them without any exercise graded" if ungraded else ""))
     figure = grade_report.plot_summary(table, base.with_suffix(".png"), title) if len(table) else None
     with grade_report.wide_display():
         print("\n" + (table.to_string() if len(table) else "no exercise was graded in any notebook"))
