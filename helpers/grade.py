@@ -136,7 +136,7 @@ def read_submission(path: str | os.PathLike, limit_bytes: int = NOTEBOOK_LIMIT_B
 
     size = Path(path).stat().st_size
     if size > limit_bytes:
-        return None, (f"was not graded: it is {size / 1e6:.0f} MB, over the {limit_bytes / 1e6:.0f} MB a submission may be "
+        return None, (f"was not graded: it is {size / 1e6:.3g} MB, over the {limit_bytes / 1e6:.3g} MB a submission may be "
                       "(clear its outputs in Jupyter, Edit > Clear Outputs of All Cells, and submit it again)")
     try:
         text = Path(path).read_bytes().decode("utf-8")
@@ -157,7 +157,7 @@ def read_submission(path: str | os.PathLike, limit_bytes: int = NOTEBOOK_LIMIT_B
     language = (nb.metadata.get("kernelspec", {}).get("language") or nb.metadata.get("language_info", {}).get("name") or "python")
     if str(language).lower() != "python":
         kernel = nb.metadata.get("kernelspec", {}).get("name", "?")
-        return None, (f"was not graded: it is a {language} notebook (kernel `{kernel}`); the course's exercises are "
+        return None, (f"was not graded: it is a notebook in {language} (kernel `{kernel}`); the course's exercises are "
                       "Python: submit the lesson's notebook, run with a Python 3 kernel")
     return nb, ""
 
@@ -228,7 +228,7 @@ def _kernel_death(km) -> str:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
         why = {"SIGSEGV": "a crash in native code", "SIGKILL": "killed: out of memory?", "SIGABRT": "an abort in native code"}
         return f"the kernel crashed ({name}{': ' + why[name] if name in why else ''})"
-    return f"the kernel exited with status {code} (os._exit, exit() or quit() in a cell?)"
+    return f"the kernel exited with status {code} (a cell called os._exit, or a library ended the process)"
 
 
 def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",

@@ -21,7 +21,7 @@ import pytest
 from helpers import grade, grade_report
 
 LESSON = "01_loading_fer2013"
-TIMEOUT = 8  # seconds per notebook in the class run
+TIMEOUT = 15  # seconds per notebook in the class run (a kernel starts in 2-3 s on idle cores; CI is busier)
 RIGHT = "def imbalance_ratio(counts):\n    return float(np.max(counts) / np.min(counts))"
 WRONG = "def class_counts(labels):\n    return np.bincount(labels)"  # forgets the classes with no images
 
@@ -94,7 +94,7 @@ def test_every_submission_gets_rows_and_the_class_finishes(graded_class):
     rows = graded_class["rows"]
     assert list(rows.columns) == ["student", "notebook", "exercise", "status", "detail"]
     assert set(rows["notebook"]) == {str(p) for p in graded_class["files"].values()}
-    assert graded_class["seconds"] < 120  # 12 notebooks, 2 at a time; the hang costs its 8 s only
+    assert graded_class["seconds"] < 120  # 12 notebooks, 2 at a time; the hang costs its 15 s only
 
 
 def test_submitted_files_are_never_modified(graded_class):
@@ -121,7 +121,7 @@ def test_endless_cell_is_stopped_at_the_time_limit(graded_class):
     ("flood", "printed more than 10 MB of output in cell 1 (`for _ in range(50_000):`)"),
     ("notjson", "could not be read: it is not a notebook (not JSON"),
     ("v3", "it is nbformat 3"),
-    ("rlang", "it is a R notebook (kernel `ir`)"),
+    ("rlang", "it is a notebook in R (kernel `ir`)"),
 ])
 def test_each_broken_submission_gets_one_row_with_its_reason(graded_class, student, expected):
     row = _row(graded_class, student)
@@ -189,8 +189,8 @@ def test_duplicates_are_per_student_and_lesson():
 
 def test_isolated_workers_that_hang_or_die_give_a_reason_and_the_rest_finish():
     started = time.monotonic()
-    results = grade_report.run_isolated(time.sleep, [(60,), (0,)], jobs=2, guard_s=3)
-    assert "ran past the grader's guard of 3 s" in results[0] and results[1] is None
+    results = grade_report.run_isolated(time.sleep, [(60,), (0,)], jobs=2, guard_s=6)
+    assert "ran past the grader's guard of 6 s" in results[0] and results[1] is None
     assert time.monotonic() - started < 30
     assert grade_report.run_isolated(os._exit, [(7,)], jobs=1, guard_s=30) == [
         "the grader's worker for it died (exit code 7)"]
@@ -200,3 +200,11 @@ def test_bad_arguments_exit_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         grade.main([str(tmp_path), "--csv", str(tmp_path / "g.csv")])
     assert stopped.value.code == 2 and "no .ipynb in" in capsys.readouterr().err
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_decoded(tmp_path):
+    big = tmp_path / "big.ipynb"
+    big.write_bytes(b"\xff" * 5_000)  # not even UTF-8: only the size may be looked at
+    nb, reason = grade.read_submission(big, limit_bytes=4_000)
+    assert nb is None and "was not graded: it is 0.005 MB, over the 0.004 MB a submission may be" in reason
+    assert "Clear Outputs" in reason
