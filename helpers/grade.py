@@ -174,15 +174,17 @@ def _output_size(msg: dict) -> int:
 def _capped_client(nb, limit: int, sockets: Path, **kwargs):
     """An nbclient ``NotebookClient`` that keeps at most ``limit`` characters of output per notebook.
 
-    Output past the limit is dropped as it arrives (the grader's memory does not grow with a
-    student's prints), the kernel is interrupted once, and ``client.capped_cell`` names the cell.
+    The limit is on what the notebook holds (a cell's ``clear_output`` gives its characters back:
+    live plots that redraw are fine). Output past it is dropped as it arrives (the grader's memory
+    does not grow with a student's prints), the kernel is interrupted once, and
+    ``client.capped_cell`` names the cell.
     The kernel talks over Unix sockets named ``sockets-N`` (no TCP ports: kernels started at the
     same time by ``--jobs`` cannot race for one).
     """
     from nbclient import NotebookClient
 
     class CappedClient(NotebookClient):
-        output_chars = 0
+        kept_chars = 0  # output characters the notebook holds now (a cleared cell's are given back)
         capped_cell: int | None = None
 
         def create_kernel_manager(self):
@@ -190,15 +192,31 @@ def _capped_client(nb, limit: int, sockets: Path, **kwargs):
             km.transport, km.ip = "ipc", str(sockets)
             return km
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.cell_chars: dict[int, int] = {}
+
+        def _forget(self, cell_index: int) -> None:
+            self.kept_chars -= self.cell_chars.pop(cell_index, 0)
+
         def output(self, outs, msg, display_id, cell_index):
-            self.output_chars += _output_size(msg)
-            if self.output_chars <= limit:
+            if self.clear_before_next_output:  # a clear_output(wait=True) empties the cell before this output
+                self._forget(cell_index)
+            size = _output_size(msg)
+            if self.capped_cell is None and self.kept_chars + size <= limit:
+                self.kept_chars += size
+                self.cell_chars[cell_index] = self.cell_chars.get(cell_index, 0) + size
                 return super().output(outs, msg, display_id, cell_index)
             if self.capped_cell is None:
                 self.capped_cell = cell_index
                 outs.append(nbformat_stream(f"[the grader dropped the output after {limit / 1e6:g} MB]"))
                 asyncio.ensure_future(self._interrupt())
             return None
+
+        def clear_output(self, outs, msg, cell_index):
+            super().clear_output(outs, msg, cell_index)
+            if not outs:
+                self._forget(cell_index)
 
         async def _interrupt(self):
             from nbclient.util import ensure_async
@@ -373,6 +391,7 @@ def write_csv(rows: list[Row], out: str | os.PathLike) -> Path:
     return out
 
 
+NO_EXERCISE = "no exercise's check cell was found in it and nothing went wrong: is it one of the course's lesson notebooks?"
 WALL_GUARD = (2.0, 60.0)  # a worker is killed after 2 x --timeout + 60 s, whatever it is doing
 
 
@@ -474,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.update()
 
         graded = grade_all(notebooks, args.timeout, args.mode, args.kernel, args.jobs, done)
+    graded = [(found or [Row(path, NOTEBOOK_ROW, "error", NO_EXERCISE)], seconds) for path, (found, seconds) in zip(notebooks, graded)]
     extra = duplicate_rows(notebooks)
     rows = [r for path, (found, _) in zip(notebooks, graded) for r in found + [e for e in extra if e.notebook == path]]
     out = write_csv(rows, args.csv)

@@ -53,6 +53,11 @@ def _build_class(root: Path) -> dict[str, Path]:
                              "import sys\nsys.exit(3)", RIGHT, check),
         "flood": _notebook(root / "flood" / f"{LESSON}.ipynb", "for _ in range(50_000):\n    print('x' * 1000)",
                            "print('after')"),
+        "redraw": _notebook(root / "redraw" / f"{LESSON}.ipynb",  # 30 MB printed, 100 kB kept: like live curves
+                            "from IPython.display import clear_output\nfor _ in range(300):\n"
+                            "    clear_output(wait=True)\n    print('x' * 100_000)", "import helpers\nimport numpy as np",
+                            RIGHT, check),
+        "empty": _notebook(root / "empty" / f"{LESSON}.ipynb", "print('no exercise here')"),
         "rlang": _notebook(root / "rlang" / f"{LESSON}.ipynb", "x <- 1",
                            kernelspec={"name": "ir", "language": "R", "display_name": "R"}),
         "twin_folder": _notebook(root / "twin" / f"{LESSON}.ipynb", "import helpers\nimport numpy as np", RIGHT, check),
@@ -94,7 +99,7 @@ def test_every_submission_gets_rows_and_the_class_finishes(graded_class):
     rows = graded_class["rows"]
     assert list(rows.columns) == ["student", "notebook", "exercise", "status", "detail"]
     assert set(rows["notebook"]) == {str(p) for p in graded_class["files"].values()}
-    assert graded_class["seconds"] < 120  # 12 notebooks, 2 at a time; the hang costs its 15 s only
+    assert graded_class["seconds"] < 300  # 14 notebooks, 2 at a time: about 25 s on idle cores, 100 s at load 10
 
 
 def test_submitted_files_are_never_modified(graded_class):
@@ -129,6 +134,15 @@ def test_each_broken_submission_gets_one_row_with_its_reason(graded_class, stude
     assert "\n" not in row["detail"]
 
 
+def test_output_that_is_cleared_does_not_count(graded_class):
+    assert _row(graded_class, "redraw", "imbalance_ratio")["status"] == "pass"
+    assert grade.NOTEBOOK_ROW not in set(graded_class["rows"].query("student == 'redraw'")["exercise"])
+
+
+def test_a_notebook_without_exercises_still_gets_a_row(graded_class):
+    assert "no exercise's check cell was found" in _row(graded_class, "empty")["detail"]
+
+
 def test_sys_exit_does_not_stop_later_exercises(graded_class):
     assert _row(graded_class, "sysexit", "imbalance_ratio")["status"] == "pass"
 
@@ -153,7 +167,7 @@ def test_feedback_holds_only_the_students_own_results(graded_class):
 def test_summary_table_and_figure_are_written_beside_the_csv(graded_class):
     out = graded_class["out"]
     table = pd.read_csv(out.with_name("grades_summary.csv"), index_col="exercise", keep_default_na=False)
-    assert table.loc["imbalance_ratio", "pass"] == 3  # passer, sysexit, twin's folder copy
+    assert table.loc["imbalance_ratio", "pass"] == 4  # passer, sysexit, redraw, twin's folder copy
     assert table.loc["imbalance_ratio", "error"] == 1  # the hang
     assert table.loc["class_counts", "most common failure"] == "case 3/4 is wrong. (1 of 1)"
     assert list(table.columns[:5]) == list(grade_report.STATUSES)
