@@ -209,7 +209,7 @@ def _capped_client(nb, limit: int, sockets: Path, **kwargs):
                 return super().output(outs, msg, display_id, cell_index)
             if self.capped_cell is None:
                 self.capped_cell = cell_index
-                outs.append(nbformat_stream(f"[the grader dropped the output after {limit / 1e6:g} MB]"))
+                outs.append(_stream(f"[the grader dropped the output after {limit / 1e6:g} MB]"))
                 asyncio.ensure_future(self._interrupt())
             return None
 
@@ -229,7 +229,7 @@ def _capped_client(nb, limit: int, sockets: Path, **kwargs):
     return CappedClient(nb, **kwargs)
 
 
-def nbformat_stream(text: str):
+def _stream(text: str):
     """A ``stream`` output (stderr) holding ``text``."""
     import nbformat
 
@@ -254,8 +254,8 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
                      output_limit: int = OUTPUT_LIMIT_BYTES) -> Execution:
     """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
 
-    The submitted file is only read (size first, see :func:`read_submission`); the kernel runs the
-    copy. The limit includes the kernel's start. Cells that raise (``sys.exit`` included: IPython
+    The submitted file is only read (size first, see :func:`read_submission`); the kernel works in
+    ``workdir``, beside a copy of it. The limit includes the kernel's start. Cells that raise (``sys.exit`` included: IPython
     turns it into an error) do not stop the run; their errors are in ``failed_cells`` (0-based
     cell index -> ``"Name: message"``; :func:`cell_label` names a cell for people). What ends the
     run early is described in ``problem``: a time-out, a kernel that died (its exit status or
@@ -271,7 +271,7 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
     if nb is None:
         return Execution(None, reason, time.monotonic() - started)
     workdir.mkdir(parents=True, exist_ok=True)
-    copy = Path(shutil.copy(path, workdir / Path(path).name))
+    shutil.copy(path, workdir / Path(path).name)  # beside the kernel, as in the student's folder
     result = Execution(nb)
     client = _capped_client(nb, output_limit, workdir.parent / "kernel", timeout=timeout, kernel_name=kernel_name, allow_errors=True,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})
