@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "helpers.grade", str(Path(tmp) / "submissions"), "--csv", str(csv),
                    "--jobs", str(args.jobs), "--timeout", f"{args.timeout:g}", "--mode", "quick",
                    "--feedback", str(Path(tmp) / "feedback")]
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         load_before = os.getloadavg()
         started = time.monotonic()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -115,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.figure:
             shutil.copy(csv.with_name("grades_summary.png"), args.figure)
     kinds = {k: list(made.values()).count(k) for k in dict.fromkeys(made.values())}
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"### Grading {args.copies} copies of lesson 02 with --jobs {args.jobs} ({stamp}, `make bench-grading`)", "",
+    lines = [f"### Grading {args.copies} copies of lesson 02 with --jobs {args.jobs} (started {stamp}, `make bench-grading`)", "",
              f"`benchmarks/bench_grading.py`: quick mode, offline demo data, --timeout {args.timeout:g} s, "
              f"{os.cpu_count()} CPU cores, Python {platform.python_version()}. The class: "
              + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ".", "",

@@ -501,10 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     table = grade_report.exercise_summary(frame)
     base = out.with_name(out.stem + "_summary")
     table.to_csv(base.with_suffix(".csv"), encoding="utf-8")
-    problems = frame.loc[frame["exercise"] == NOTEBOOK_ROW, "notebook"].nunique()
-    ungraded = len(notebooks) - frame.loc[~frame["exercise"].str.startswith("("), "notebook"].nunique()
-    title = (f"{len(notebooks)} notebooks ({args.mode} mode): {problems} with a problem"
-             + (f", {ungraded} of them without any exercise graded" if ungraded else ""))
+    title = grade_report.summary_title(frame, args.mode)
     figure = grade_report.plot_summary(table, base.with_suffix(".png"), title) if len(table) else None
     with grade_report.wide_display():
         print("\n" + (table.to_string() if len(table) else "no exercise was graded in any notebook"))

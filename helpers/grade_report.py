@@ -109,6 +109,15 @@ def exercise_summary(frame):
     return table
 
 
+def summary_title(frame, mode: str) -> str:
+    """The figure's title: ``"30 notebooks, quick mode: 3 with a problem, 1 not graded"``."""
+    notebooks = frame["notebook"].nunique()
+    problems = frame.loc[frame["exercise"] == "(notebook)", "notebook"].nunique()
+    ungraded = notebooks - frame.loc[~frame["exercise"].str.startswith("("), "notebook"].nunique()
+    return (f"{notebooks} notebooks, {mode} mode: {problems} with a problem"
+            + (f", {ungraded} not graded" if ungraded else ""))
+
+
 def plot_summary(table, path: str | os.PathLike, title: str = "") -> Path:
     """A horizontal stacked bar per exercise (submissions per status) saved as a PNG at ``path``."""
     import matplotlib
