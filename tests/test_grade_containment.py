@@ -95,6 +95,7 @@ def _row(graded, student: str, exercise: str = grade.NOTEBOOK_ROW) -> dict:
     return found.iloc[0].to_dict()
 
 
+@pytest.mark.slow
 def test_every_submission_gets_rows_and_the_class_finishes(graded_class):
     rows = graded_class["rows"]
     assert list(rows.columns) == ["student", "notebook", "exercise", "status", "detail"]
@@ -102,10 +103,12 @@ def test_every_submission_gets_rows_and_the_class_finishes(graded_class):
     assert graded_class["seconds"] < 300  # 14 notebooks, 2 at a time: about 25 s on idle cores, 100 s at load 10
 
 
+@pytest.mark.slow
 def test_submitted_files_are_never_modified(graded_class):
     assert {name: _sha(path) for name, path in graded_class["files"].items()} == graded_class["before"]
 
 
+@pytest.mark.slow
 def test_students_are_named_from_folders_and_file_names(graded_class):
     students = set(graded_class["rows"]["student"])
     assert {"passer", "failer", "hang", "osexit", "segfault", "twin"} <= students
@@ -114,11 +117,13 @@ def test_students_are_named_from_folders_and_file_names(graded_class):
     assert failed["status"] == "fail" and "case 3/4 is wrong" in failed["detail"]
 
 
+@pytest.mark.slow
 def test_endless_cell_is_stopped_at_the_time_limit(graded_class):
     assert f"time limit of {TIMEOUT} s (in cell 3 (`while True:`))" in _row(graded_class, "hang")["detail"]
     assert _row(graded_class, "hang", "imbalance_ratio")["status"] == "error"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student, expected", [
     ("osexit", "the kernel exited with status 1"),
     ("segfault", "the kernel crashed (SIGSEGV"),
@@ -134,19 +139,23 @@ def test_each_broken_submission_gets_one_row_with_its_reason(graded_class, stude
     assert "\n" not in row["detail"]
 
 
+@pytest.mark.slow
 def test_output_that_is_cleared_does_not_count(graded_class):
     assert _row(graded_class, "redraw", "imbalance_ratio")["status"] == "pass"
     assert grade.NOTEBOOK_ROW not in set(graded_class["rows"].query("student == 'redraw'")["exercise"])
 
 
+@pytest.mark.slow
 def test_a_notebook_without_exercises_still_gets_a_row(graded_class):
     assert "no exercise's check cell was found" in _row(graded_class, "empty")["detail"]
 
 
+@pytest.mark.slow
 def test_sys_exit_does_not_stop_later_exercises(graded_class):
     assert _row(graded_class, "sysexit", "imbalance_ratio")["status"] == "pass"
 
 
+@pytest.mark.slow
 def test_two_submissions_with_one_name_are_each_flagged_and_get_no_feedback(graded_class):
     rows = graded_class["rows"]
     twins = rows[(rows["student"] == "twin") & (rows["exercise"] == "(student)")]
@@ -155,6 +164,7 @@ def test_two_submissions_with_one_name_are_each_flagged_and_get_no_feedback(grad
     assert not (graded_class["root"] / "feedback" / "twin.md").exists()
 
 
+@pytest.mark.slow
 def test_feedback_holds_only_the_students_own_results(graded_class):
     folder = graded_class["root"] / "feedback"
     failer = (folder / "failer.md").read_text(encoding="utf-8")
@@ -164,6 +174,7 @@ def test_feedback_holds_only_the_students_own_results(graded_class):
     assert (folder / "passer.md").read_text(encoding="utf-8").count("| pass |") == 1
 
 
+@pytest.mark.slow
 def test_summary_table_and_figure_are_written_beside_the_csv(graded_class):
     out = graded_class["out"]
     table = pd.read_csv(out.with_name("grades_summary.csv"), index_col="exercise", keep_default_na=False)
@@ -201,6 +212,7 @@ def test_duplicates_are_per_student_and_lesson():
     assert grade_report.duplicates(paths) == {("alice", "01_loading_fer2013"): paths[:2]}
 
 
+@pytest.mark.slow
 def test_isolated_workers_that_hang_or_die_give_a_reason_and_the_rest_finish():
     started = time.monotonic()
     results = grade_report.run_isolated(time.sleep, [(60,), (0,)], jobs=2, guard_s=6)
