@@ -203,7 +203,11 @@ def _worker(conn, target, args) -> None:
 
 
 def _kill_tree(process) -> None:
-    """Kill a worker and every process it started (a Jupyter kernel runs in a session of its own)."""
+    """Kill a worker and every process it started (a Jupyter kernel runs in a session of its own).
+
+    psutil comes with ipykernel (which depends on it); the kernel would also end by itself once its
+    parent is gone (ipykernel polls for that).
+    """
     import psutil
 
     try:
