@@ -468,6 +468,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: grade every notebook given, write the CSV, its summary and figure, and feedback.
 
@@ -486,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not found: {', '.join(missing) or 'no .ipynb in ' + ', '.join(args.notebooks)}")
     if args.jobs < 1 or args.timeout <= 0:
         parser.error("--jobs must be at least 1 and --timeout positive")
-    print(f"grading {len(notebooks)} notebooks, {args.jobs} at a time ({args.mode} mode, limit {args.timeout:g} s each)", flush=True)
+    print(f"grading {_count(len(notebooks), 'notebook')}, {args.jobs} at a time ({args.mode} mode, limit {args.timeout:g} s each)", flush=True)
     with tqdm(total=len(notebooks), unit="notebook", file=sys.stderr, dynamic_ncols=True) as bar:
         def done(rows: list[Row], seconds: float) -> None:
             bar.write(summary(rows, seconds), file=sys.stdout)
@@ -510,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: {warning}; see their (student) rows", file=sys.stderr)
     if args.feedback:
         written, skipped = grade_report.write_feedback(frame, args.feedback)
-        print(f"wrote {len(written)} feedback files to {args.feedback}" + (f"; none for {', '.join(skipped)} (see their (student) rows)" if skipped else ""))
+        print(f"wrote {_count(len(written), 'feedback file')} to {args.feedback}" + (f"; none for {', '.join(skipped)} (see their (student) rows)" if skipped else ""))
     return 0
 
 
