@@ -42,6 +42,7 @@ Around the lessons
   * :mod:`helpers.checks`        exercise checks: the machinery and one module per lesson
   * :mod:`helpers.doctor`        ``python -m helpers.doctor``: is this machine ready for the workshop?
   * :mod:`helpers.demo`          lesson 00's first minute: the reference model on the sample photos and a snapshot
+  * :mod:`helpers.grade_run`     one submission run safely: file checks before decoding, an output cap, kernel deaths named
   * :mod:`helpers.grade_report`  a class graded in parallel, each notebook in its own process; students, summary, figure, feedback
   * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per student and exercise
 

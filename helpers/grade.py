@@ -19,7 +19,7 @@ Cells that raise do not stop the notebook (as in nbgrader): later exercises are 
 
 Containment: each notebook is graded in a process of its own (``--jobs`` at a time, see
 :func:`helpers.grade_report.run_isolated`); the submitted file is only read, its size checked
-first; output past :data:`OUTPUT_LIMIT_BYTES` is dropped as it arrives and stops the notebook; a
+first; output past :data:`helpers.grade_run.OUTPUT_LIMIT_BYTES` is dropped as it arrives and stops the notebook; a
 kernel that dies is named by its exit status or signal. The student's name, the summary per
 exercise, its figure and ``--feedback`` files come from :mod:`helpers.grade_report`.
 """
@@ -27,13 +27,11 @@ exercise, its figure and ``--feedback`` files come from :mod:`helpers.grade_repo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,12 +40,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .grade_run import OUTPUT_LIMIT_BYTES, OutputLimit, capped_client, kernel_death, read_submission
+
 STATUSES = ("pass", "fail", "not attempted", "error")
 MODES = ("quick", "workshop", "full")
 NOTEBOOK_ROW = "(notebook)"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_LIMIT_BYTES = 10_000_000  # characters of output per notebook kept in memory; the rest is dropped
-NOTEBOOK_LIMIT_BYTES = 50_000_000  # the largest submitted file the grader decodes
 _CHECK_CALL = re.compile(r"(?:\b([A-Za-z_]\w*)\s*=\s*)?[\w.]*\bcheck\(\s*([A-Za-z_]\w*)")
 
 
@@ -123,132 +121,6 @@ def _error_text(cell) -> str:
     return ""
 
 
-def read_submission(path: str | os.PathLike, limit_bytes: int = NOTEBOOK_LIMIT_BYTES):
-    """The notebook at ``path`` as an nbformat 4 node, or a one-line reason why it cannot be graded.
-
-    Returns ``(notebook, "")`` or ``(None, reason)``; the reason reads after "the notebook ...".
-    The size is checked before anything is decoded; the JSON must be nbformat 4 (a version-3 file is
-    refused, not converted: it was not saved from this course's lessons) and valid against nbformat's
-    schema, with a Python kernel (the checks run in Python; the kernel's *name* may differ, it is
-    run under the grader's ``--kernel``). Never raises for a bad file.
-    """
-    import nbformat
-
-    size = Path(path).stat().st_size
-    if size > limit_bytes:
-        return None, (f"was not graded: it is {size / 1e6:.3g} MB, over the {limit_bytes / 1e6:.3g} MB a submission may be "
-                      "(clear its outputs in Jupyter, Edit > Clear Outputs of All Cells, and submit it again)")
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-        raw = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return None, f"could not be read: it is not a notebook (not JSON: {str(exc).splitlines()[0]})"
-    version = raw.get("nbformat") if isinstance(raw, dict) else None
-    if version != 4:
-        return None, (f"was not graded: it is nbformat {version} (JSON, but not a Jupyter notebook of this course, "
-                      "which are nbformat 4); open and save it in Jupyter 4 or later, or run "
-                      "`jupyter nbconvert --to notebook --nbformat 4` on it") if version else (
-                      "could not be read: it is JSON but not a notebook (no nbformat version)")
-    try:
-        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT, capture_validation_error={})
-        nbformat.validate(nb)
-    except Exception as exc:  # nbformat.ValidationError and whatever a malformed tree raises
-        return None, f"could not be read: it is not a valid nbformat 4 notebook ({str(exc).splitlines()[0][:200]})"
-    language = (nb.metadata.get("kernelspec", {}).get("language") or nb.metadata.get("language_info", {}).get("name") or "python")
-    if str(language).lower() != "python":
-        kernel = nb.metadata.get("kernelspec", {}).get("name", "?")
-        return None, (f"was not graded: it is a notebook in {language} (kernel `{kernel}`); the course's exercises are "
-                      "Python: submit the lesson's notebook, run with a Python 3 kernel")
-    return nb, ""
-
-
-def _output_size(msg: dict) -> int:
-    """Characters an output message adds (text, data payloads, tracebacks): a cheap upper-bound count."""
-    content = msg.get("content", {})
-    size = len(content.get("text", "")) + sum(len(line) for line in content.get("traceback", []))
-    for value in content.get("data", {}).values():
-        size += len(value) if isinstance(value, str) else len(json.dumps(value))
-    return size
-
-
-def _capped_client(nb, limit: int, sockets: Path, **kwargs):
-    """An nbclient ``NotebookClient`` that keeps at most ``limit`` characters of output per notebook.
-
-    The limit is on what the notebook holds (a cell's ``clear_output`` gives its characters back:
-    live plots that redraw are fine). Output past it is dropped as it arrives (the grader's memory
-    does not grow with a student's prints), the kernel is interrupted once, and
-    ``client.capped_cell`` names the cell.
-    The kernel talks over Unix sockets named ``sockets-N`` (no TCP ports: kernels started at the
-    same time by ``--jobs`` cannot race for one).
-    """
-    from nbclient import NotebookClient
-
-    class CappedClient(NotebookClient):
-        kept_chars = 0  # output characters the notebook holds now (a cleared cell's are given back)
-        capped_cell: int | None = None
-
-        def create_kernel_manager(self):
-            km = super().create_kernel_manager()
-            km.transport, km.ip = "ipc", str(sockets)
-            return km
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.cell_chars: dict[int, int] = {}
-
-        def _forget(self, cell_index: int) -> None:
-            self.kept_chars -= self.cell_chars.pop(cell_index, 0)
-
-        def output(self, outs, msg, display_id, cell_index):
-            if self.clear_before_next_output:  # a clear_output(wait=True) empties the cell before this output
-                self._forget(cell_index)
-            size = _output_size(msg)
-            if self.capped_cell is None and self.kept_chars + size <= limit:
-                self.kept_chars += size
-                self.cell_chars[cell_index] = self.cell_chars.get(cell_index, 0) + size
-                return super().output(outs, msg, display_id, cell_index)
-            if self.capped_cell is None:
-                self.capped_cell = cell_index
-                outs.append(_stream(f"[the grader dropped the output after {limit / 1e6:g} MB]"))
-                asyncio.ensure_future(self._interrupt())
-            return None
-
-        def clear_output(self, outs, msg, cell_index):
-            super().clear_output(outs, msg, cell_index)
-            if not outs:
-                self._forget(cell_index)
-
-        async def _interrupt(self):
-            from nbclient.util import ensure_async
-
-            try:
-                await ensure_async(self.km.interrupt_kernel())
-            except Exception:  # a kernel that is already gone: the time limit or the dead-kernel check ends it
-                pass
-
-    return CappedClient(nb, **kwargs)
-
-
-def _stream(text: str):
-    """A ``stream`` output (stderr) holding ``text``."""
-    import nbformat
-
-    return nbformat.v4.new_output("stream", name="stderr", text=text + "\n")
-
-
-def _kernel_death(km) -> str:
-    """Why a dead kernel ended: its exit status, read from the kernel manager's process, as words."""
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    code = process.poll() if process is not None else None
-    if code is None:
-        return "the kernel died"
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
-        why = {"SIGSEGV": "a crash in native code", "SIGKILL": "killed: out of memory?", "SIGABRT": "an abort in native code"}
-        return f"the kernel crashed ({name}{': ' + why[name] if name in why else ''})"
-    return f"the kernel exited with status {code} (a cell called os._exit, or a library ended the process)"
-
-
 def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",
                      env: dict[str, str] | None = None, kernel_name: str = "python3",
                      output_limit: int = OUTPUT_LIMIT_BYTES) -> Execution:
@@ -273,7 +145,7 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, workdir / Path(path).name)  # beside the kernel, as in the student's folder
     result = Execution(nb)
-    client = _capped_client(nb, output_limit, workdir.parent / "kernel", timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+    client = capped_client(nb, output_limit, workdir.parent / "kernel", timeout=timeout, kernel_name=kernel_name, allow_errors=True,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})
     index = -1
     kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
@@ -287,27 +159,24 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
                     client.timeout = max(1, int(left))
                     client.execute_cell(cell, index)
                     if client.capped_cell is not None:
-                        raise _OutputLimit()
+                        raise OutputLimit()
                     if cell.cell_type == "code" and _error_text(cell):
                         result.failed_cells[index] = _error_text(cell)
             except CellTimeoutError:
                 result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
             except DeadKernelError:
-                result.problem = f"stopped: {_kernel_death(client.km)} in {cell_label(nb, index)}"
-            except _OutputLimit:
+                result.problem = f"stopped: {kernel_death(client.km)} in {cell_label(nb, index)}"
+            except OutputLimit:
+                pass
+            if client.capped_cell is not None:  # the flood first, whatever ended the run after it
                 result.problem = (f"printed more than {output_limit / 1e6:g} MB of output in {cell_label(nb, client.capped_cell)}; "
-                                  "the grader dropped the rest and stopped the notebook there")
-            if client.capped_cell is not None and "MB of output" not in result.problem:
-                result.problem += f" (after more than {output_limit / 1e6:g} MB of output, dropped)"
+                                  "the grader dropped the rest and stopped the notebook there"
+                                  + (f" (then it {result.problem})" if result.problem else ""))
     except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
         where = f"stopped in {cell_label(nb, index)}" if index >= 0 else "could not start its kernel"
         result.problem = result.problem or f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
     result.seconds = time.monotonic() - started
     return result
-
-
-class _OutputLimit(Exception):
-    """A notebook printed more than the grader keeps."""
 
 
 def read_check_log(log: Path) -> dict[str, tuple[str, str]]:
@@ -395,22 +264,23 @@ NO_EXERCISE = "no exercise's check cell was found in it and nothing went wrong: 
 WALL_GUARD = (2.0, 60.0)  # a worker is killed after 2 x --timeout + 60 s, whatever it is doing
 
 
-def _grade_in_worker(path: str, timeout: float, mode: str, kernel_name: str) -> tuple[list[tuple], float]:
+def _grade_in_worker(path: str, timeout: float, mode: str, kernel_name: str, options: dict) -> tuple[list[tuple], float]:
     """What a worker process runs: grade one notebook; its rows as tuples (they cross a pipe) and the seconds."""
     try:
-        rows, seconds = grade_notebook(path, timeout, mode, kernel_name)
+        rows, seconds = grade_notebook(path, timeout, mode, kernel_name, **options)
     except Exception as exc:  # the grader's own failure on this notebook: still one row
         rows, seconds = [Row(path, NOTEBOOK_ROW, "error", f"the grader failed on it: {type(exc).__name__}: {exc}")], 0.0
     return [dataclasses.astuple(r) for r in rows], seconds
 
 
 def grade_all(paths: list[str], timeout: float, mode: str = "quick", kernel_name: str = "python3", jobs: int = 1,
-              on_done=None) -> list[tuple[list[Row], float]]:
+              on_done=None, **options) -> list[tuple[list[Row], float]]:
     """Grade each notebook in a process of its own, ``jobs`` at a time; ``(rows, seconds)`` in the order of ``paths``.
 
     A worker that dies (the grader's own crash) or outlives ``2 x timeout + 60`` seconds (it and
     its kernel are killed) gives that notebook one ``(notebook)`` error row; the others go on.
-    ``on_done(rows, seconds)`` is called as each notebook finishes (progress, summaries).
+    ``on_done(rows, seconds)`` is called as each notebook finishes (progress, summaries); ``options``
+    go to :func:`grade_notebook` as keyword arguments.
     """
     from .grade_report import run_isolated
 
@@ -421,7 +291,7 @@ def grade_all(paths: list[str], timeout: float, mode: str = "quick", kernel_name
             return [Row(str(paths[index]), NOTEBOOK_ROW, "error", result)], guard
         return [Row(*t) for t in result[0]], result[1]
 
-    tasks = [(str(path), timeout, mode, kernel_name) for path in paths]
+    tasks = [(str(path), timeout, mode, kernel_name, options) for path in paths]
     done = (lambda index, result: on_done(*finished(index, result))) if on_done else None
     return [finished(i, r) for i, r in enumerate(run_isolated(_grade_in_worker, tasks, jobs, guard, done))]
 
