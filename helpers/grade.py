@@ -40,7 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .grade_run import OUTPUT_LIMIT_BYTES, OutputLimit, capped_client, kernel_death, read_submission
+from .grade_run import NOTEBOOK_LIMIT_BYTES, OUTPUT_LIMIT_BYTES, OutputLimit, capped_client, kernel_death, read_submission
 
 STATUSES = ("pass", "fail", "not attempted", "error")
 MODES = ("quick", "workshop", "full")
@@ -327,7 +327,10 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m helpers.grade", description=__doc__.split("\n\n")[0],
-        epilog=f"Students: {NAME_RULE}. Beside the CSV: NAME_summary.csv (per exercise) and NAME_summary.png (its figure).")
+        epilog=f"Students: {NAME_RULE}. Beside the CSV: NAME_summary.csv (per exercise) and NAME_summary.png (its figure). "
+               f"Limits: --timeout per notebook; {OUTPUT_LIMIT_BYTES / 1e6:g} MB of output kept per notebook (then it is "
+               f"stopped); files over {NOTEBOOK_LIMIT_BYTES / 1e6:g} MB refused; a worker is killed after "
+               f"{WALL_GUARD[0]:g} x --timeout + {WALL_GUARD[1]:g} s.")
     parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files, or folders of them (searched below)")
     parser.add_argument("--csv", required=True, help="where to write the grade table (one row per student and exercise)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")
