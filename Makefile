@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 JOBS   ?= 2
 MODE   ?= full
 
-.PHONY: lab test setup lessons benchmark bench-training bench-webcam bench-workshop render clean
+.PHONY: lab test setup lessons benchmark bench-training bench-webcam bench-workshop bench-grading render clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ render: setup
 # lessons 04-05 executed in workshop mode (nbclient) on real FER2013: minutes per notebook, lesson 05's best val accuracy
 bench-workshop: setup
 	$(BIN)/python benchmarks/bench_workshop.py
+
+# 30 copies of lesson 02 (answered, blank, wrong, broken) graded with --jobs 2: seconds per notebook, load average
+bench-grading: setup
+	$(BIN)/python benchmarks/bench_grading.py --figure instructors/grades_summary.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -43,7 +43,9 @@ Around the lessons
   * :mod:`helpers.checks`        exercise checks: the machinery and one module per lesson
   * :mod:`helpers.doctor`        ``python -m helpers.doctor``: is this machine ready for the workshop?
   * :mod:`helpers.demo`          lesson 00's first minute: the reference model on the sample photos and a snapshot
-  * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per exercise
+  * :mod:`helpers.grade_run`     one submission run safely: file checks before decoding, an output cap, kernel deaths named
+  * :mod:`helpers.grade_report`  a class graded in parallel, each notebook in its own process; students, summary, figure, feedback
+  * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per student and exercise
 
 ``import helpers`` loads the settings, the data modules and checks (no TensorFlow, no Keras);
 import the other modules when a lesson needs them.

@@ -4,9 +4,9 @@ Each notebook is executed with nbclient in a temporary working folder of its own
 notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
 notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
 its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks.core._record`); the
-grader reads those lines and writes one CSV row per notebook and exercise::
+grader reads those lines and writes one CSV row per student and exercise::
 
-    notebook,exercise,status,detail
+    student,notebook,exercise,status,detail
 
 ``status`` is ``pass``, ``fail``, ``not attempted`` or ``error``. An exercise whose check cell
 exists but never reported (a crash before it, a cell raising, the time limit) gets ``error``; a
@@ -16,21 +16,31 @@ why. A broken notebook never stops the grader. Example::
     python -m helpers.grade submissions/*/01_loading_fer2013.ipynb --csv grades.csv --timeout 600
 
 Cells that raise do not stop the notebook (as in nbgrader): later exercises are still graded.
+
+Containment: each notebook is graded in a process of its own (``--jobs`` at a time, see
+:func:`helpers.grade_report.run_isolated`); the submitted file is only read, its size checked
+first; output past :data:`helpers.grade_run.OUTPUT_LIMIT_BYTES` is dropped as it arrives and stops the notebook; a
+kernel that dies is named by its exit status or signal. The student's name, the summary per
+exercise, its figure and ``--feedback`` files come from :mod:`helpers.grade_report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .grade_run import NOTEBOOK_LIMIT_BYTES, OUTPUT_LIMIT_BYTES, OutputLimit, capped_client, kernel_death, read_submission
 
 STATUSES = ("pass", "fail", "not attempted", "error")
 MODES = ("quick", "workshop", "full")
@@ -112,48 +122,59 @@ def _error_text(cell) -> str:
 
 
 def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mode: str = "quick",
-                     env: dict[str, str] | None = None, kernel_name: str = "python3") -> Execution:
+                     env: dict[str, str] | None = None, kernel_name: str = "python3",
+                     output_limit: int = OUTPUT_LIMIT_BYTES) -> Execution:
     """Run a copy of the notebook at ``path`` inside ``workdir``, ``timeout`` seconds for all cells.
 
-    The limit includes the kernel's start. Cells that raise do not stop the run; their errors are
-    in ``failed_cells`` (0-based cell index -> ``"Name: message"``; :func:`cell_label` names a
-    cell for people). A time-out, a dead kernel or a kernel that does not start ends the run
-    early and is described in ``problem``. Never raises for a broken notebook; raises
-    ``OSError`` only when the file cannot be copied.
+    The submitted file is only read (size first, see :func:`read_submission`); the kernel works in
+    ``workdir``, beside a copy of it. The limit includes the kernel's start. Cells that raise (``sys.exit`` included: IPython
+    turns it into an error) do not stop the run; their errors are in ``failed_cells`` (0-based
+    cell index -> ``"Name: message"``; :func:`cell_label` names a cell for people). What ends the
+    run early is described in ``problem``: a time-out, a kernel that died (its exit status or
+    signal), more than ``output_limit`` characters of output (dropped as they arrive; the kernel is
+    interrupted), a file that is not a gradable notebook, a kernel that does not start. The
+    kernel's own stdout/stderr (not the cells' outputs) are discarded. Never raises for a broken
+    notebook; raises ``OSError`` only when the file cannot be read or copied.
     """
-    import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    copy = Path(shutil.copy(path, workdir / Path(path).name))
     started = time.monotonic()
-    try:
-        nb = nbformat.read(copy, as_version=4)
-    except Exception as exc:  # not a notebook at all
-        return Execution(None, f"could not be read: {type(exc).__name__}: {exc}")
+    nb, reason = read_submission(path)
+    if nb is None:
+        return Execution(None, reason, time.monotonic() - started)
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, workdir / Path(path).name)  # beside the kernel, as in the student's folder
     result = Execution(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = capped_client(nb, output_limit, workdir.parent / "kernel", timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})
     index = -1
+    kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
     try:
-        kernel_env = {**mode_environment(mode, env), "FER_RUNS_DIR": str(workdir / "runs")}  # each notebook's runs apart
-        with client.setup_kernel(env=kernel_env, cwd=str(workdir)):
-            for index, cell in enumerate(nb.cells):
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    raise CellTimeoutError(f"no time left before cell {index}")
-                client.timeout = max(1, int(left))
-                client.execute_cell(cell, index)
-                if cell.cell_type == "code" and _error_text(cell):
-                    result.failed_cells[index] = _error_text(cell)
-    except CellTimeoutError:
-        result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
-    except DeadKernelError:
-        result.problem = f"the kernel died in {cell_label(nb, index)} (out of memory?)"
+        with client.setup_kernel(env=kernel_env, cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            try:
+                for index, cell in enumerate(nb.cells):
+                    left = timeout - (time.monotonic() - started)
+                    if left <= 0:
+                        raise CellTimeoutError(f"no time left before cell {index}")
+                    client.timeout = max(1, int(left))
+                    client.execute_cell(cell, index)
+                    if client.capped_cell is not None:
+                        raise OutputLimit()
+                    if cell.cell_type == "code" and _error_text(cell):
+                        result.failed_cells[index] = _error_text(cell)
+            except CellTimeoutError:
+                result.problem = f"ran past its time limit of {timeout:g} s (in {cell_label(nb, index)})"
+            except DeadKernelError:
+                result.problem = f"stopped: {kernel_death(client.km)} in {cell_label(nb, index)}"
+            except OutputLimit:
+                pass
+            if client.capped_cell is not None:  # the flood first, whatever ended the run after it
+                result.problem = (f"printed more than {output_limit / 1e6:g} MB of output in {cell_label(nb, client.capped_cell)}; "
+                                  "the grader dropped the rest and stopped the notebook there"
+                                  + (f" (then it {result.problem})" if result.problem else ""))
     except Exception as exc:  # no such kernel, a kernel that does not start, a cell it cannot run, ...
         where = f"stopped in {cell_label(nb, index)}" if index >= 0 else "could not start its kernel"
-        result.problem = f"{where}: {type(exc).__name__}: {exc}".strip()
+        result.problem = result.problem or f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
     result.seconds = time.monotonic() - started
     return result
 
@@ -212,46 +233,161 @@ def grade_notebook(path: str | os.PathLike, timeout: float = 600, mode: str = "q
 
 
 def summary(rows: list[Row], seconds: float) -> str:
-    """One line per notebook: counts per status and the time taken."""
-    counts = {s: sum(r.status == s for r in rows if r.exercise != NOTEBOOK_ROW) for s in STATUSES}
-    line = f"{rows[0].notebook if rows else '?'}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({seconds:.0f} s)"
-    trouble = [r.detail for r in rows if r.exercise == NOTEBOOK_ROW]
+    """One line per notebook: its student, counts per status (those that occur), the time taken, and
+    the first whole-notebook problem on a second line."""
+    from .grade_report import STATUSES as ORDER, student_name
+
+    graded = [r for r in rows if not r.exercise.startswith("(")]
+    counts = Counter(r.status for r in graded)
+    shown = [s for s in ORDER if counts[s] or s in STATUSES] + sorted(set(counts) - set(ORDER))
+    notebook = rows[0].notebook if rows else "?"
+    line = (f"{notebook} [{student_name(notebook)[0]}]: " + ", ".join(f"{counts[s]} {s}" for s in shown)
+            + f" ({seconds:.0f} s)")
+    trouble = [r.detail for r in rows if r.exercise.startswith("(")]
     return line + (f"\n  ERROR: {trouble[0]}" if trouble else "")
 
 
 def write_csv(rows: list[Row], out: str | os.PathLike) -> Path:
-    """Write the rows with the header ``notebook, exercise, status, detail``."""
+    """Write the rows with the header ``student, notebook, exercise, status, detail``.
+
+    ``student`` comes from each notebook's path (:func:`helpers.grade_report.student_name`).
+    """
+    from .grade_report import rows_frame
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["notebook", "exercise", "status", "detail"])
-        writer.writerows([r.notebook, r.exercise, r.status, r.detail] for r in rows)
+    rows_frame(rows).to_csv(out, index=False, encoding="utf-8")
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: grade every notebook given, write the CSV, print a summary per notebook.
+NO_EXERCISE = "no exercise's check cell was found in it and nothing went wrong: is it one of the course's lesson notebooks?"
+WALL_GUARD = (2.0, 60.0)  # a worker is killed after 2 x --timeout + 60 s, whatever it is doing
 
-    Exit status 0 when every notebook was graded (whatever the grades), 2 on bad arguments.
+
+def _grade_in_worker(path: str, timeout: float, mode: str, kernel_name: str, options: dict) -> tuple[list[tuple], float]:
+    """What a worker process runs: grade one notebook; its rows as tuples (they cross a pipe) and the seconds."""
+    try:
+        rows, seconds = grade_notebook(path, timeout, mode, kernel_name, **options)
+    except Exception as exc:  # the grader's own failure on this notebook: still one row
+        rows, seconds = [Row(path, NOTEBOOK_ROW, "error", f"the grader failed on it: {type(exc).__name__}: {exc}")], 0.0
+    return [dataclasses.astuple(r) for r in rows], seconds
+
+
+def grade_all(paths: list[str], timeout: float, mode: str = "quick", kernel_name: str = "python3", jobs: int = 1,
+              on_done=None, **options) -> list[tuple[list[Row], float]]:
+    """Grade each notebook in a process of its own, ``jobs`` at a time; ``(rows, seconds)`` in the order of ``paths``.
+
+    A worker that dies (the grader's own crash) or outlives ``2 x timeout + 60`` seconds (it and
+    its kernel are killed) gives that notebook one ``(notebook)`` error row; the others go on.
+    ``on_done(rows, seconds)`` is called as each notebook finishes (progress, summaries); ``options``
+    go to :func:`grade_notebook` as keyword arguments.
     """
-    parser = argparse.ArgumentParser(prog="python -m helpers.grade", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files")
-    parser.add_argument("--csv", required=True, help="where to write the grade table")
+    from .grade_report import run_isolated
+
+    guard = WALL_GUARD[0] * timeout + WALL_GUARD[1]
+
+    def finished(index: int, result) -> tuple[list[Row], float]:
+        if isinstance(result, str):  # what went wrong with the worker itself
+            return [Row(str(paths[index]), NOTEBOOK_ROW, "error", result)], guard
+        return [Row(*t) for t in result[0]], result[1]
+
+    tasks = [(str(path), timeout, mode, kernel_name, options) for path in paths]
+    done = (lambda index, result: on_done(*finished(index, result))) if on_done else None
+    return [finished(i, r) for i, r in enumerate(run_isolated(_grade_in_worker, tasks, jobs, guard, done))]
+
+
+def submissions(arguments: list[str]) -> list[str]:
+    """The notebooks named on the command line; a folder stands for every ``.ipynb`` below it
+    (checkpoints left out), sorted."""
+    found = []
+    for argument in arguments:
+        if Path(argument).is_dir():
+            found += sorted(str(p) for p in Path(argument).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(argument)
+    return found
+
+
+def duplicate_rows(paths: list[str]) -> list[Row]:
+    """A ``(student)`` error row for each submission whose student has another one of the same lesson."""
+    from .grade_report import duplicates
+
+    rows = []
+    for (student, lesson), found in duplicates(paths).items():
+        for path in found:
+            others = ", ".join(p for p in found if p != path)
+            rows.append(Row(path, "(student)", "error", f"{student} has {len(found)} submissions of {lesson}: this one and "
+                            f"{others}; all are graded, none gets feedback: rename the folder or file of the one that "
+                            "is someone else's, or remove the extra ones, and grade again"))
+    return rows
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .grade_report import NAME_RULE
+
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.grade", description=__doc__.split("\n\n")[0],
+        epilog=f"Students: {NAME_RULE}. Beside the CSV: NAME_summary.csv (per exercise) and NAME_summary.png (its figure). "
+               f"Limits: --timeout per notebook; {OUTPUT_LIMIT_BYTES / 1e6:g} MB of output kept per notebook (then it is "
+               f"stopped); files over {NOTEBOOK_LIMIT_BYTES / 1e6:g} MB refused; a worker is killed after "
+               f"{WALL_GUARD[0]:g} x --timeout + {WALL_GUARD[1]:g} s.")
+    parser.add_argument("notebooks", nargs="+", help="submitted .ipynb files, or folders of them (searched below)")
+    parser.add_argument("--csv", required=True, help="where to write the grade table (one row per student and exercise)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")
     parser.add_argument("--mode", choices=MODES[:2], default="quick", help="quick (default) or workshop")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time, each in its own process (default 1)")
+    parser.add_argument("--feedback", metavar="DIR", help="write DIR/<student>.md: each student's statuses and what failed")
+    return parser
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: grade every notebook given, write the CSV, its summary and figure, and feedback.
+
+    Prints a line per notebook as it finishes (a progress bar on stderr), then the summary per
+    exercise. Exit status 0 when every notebook was graded (whatever the grades), 2 on bad arguments.
+    """
+    from tqdm import tqdm
+
+    from . import grade_report
+
+    parser = _parser()
     args = parser.parse_args(argv)
-    missing = [n for n in args.notebooks if not Path(n).is_file()]
-    if missing:
-        parser.error(f"not found: {', '.join(missing)}")
-    rows: list[Row] = []
-    for notebook in args.notebooks:
-        print(f"grading {notebook} ({args.mode} mode, limit {args.timeout:g} s) ...", flush=True)
-        graded, seconds = grade_notebook(notebook, args.timeout, args.mode, args.kernel)
-        rows += graded
-        print(summary(graded, seconds), flush=True)
-    print(f"wrote {write_csv(rows, args.csv)} ({len(rows)} rows)")
+    notebooks = submissions(args.notebooks)
+    missing = [n for n in notebooks if not Path(n).is_file()]
+    if missing or not notebooks:
+        parser.error(f"not found: {', '.join(missing) or 'no .ipynb in ' + ', '.join(args.notebooks)}")
+    if args.jobs < 1 or args.timeout <= 0:
+        parser.error("--jobs must be at least 1 and --timeout positive")
+    print(f"grading {_count(len(notebooks), 'notebook')}, {args.jobs} at a time ({args.mode} mode, limit {args.timeout:g} s each)", flush=True)
+    with tqdm(total=len(notebooks), unit="notebook", file=sys.stderr, dynamic_ncols=True) as bar:
+        def done(rows: list[Row], seconds: float) -> None:
+            bar.write(summary(rows, seconds), file=sys.stdout)
+            bar.update()
+
+        graded = grade_all(notebooks, args.timeout, args.mode, args.kernel, args.jobs, done)
+    graded = [(found or [Row(path, NOTEBOOK_ROW, "error", NO_EXERCISE)], seconds) for path, (found, seconds) in zip(notebooks, graded)]
+    extra = duplicate_rows(notebooks)
+    rows = [r for path, (found, _) in zip(notebooks, graded) for r in found + [e for e in extra if e.notebook == path]]
+    out = write_csv(rows, args.csv)
+    frame = grade_report.rows_frame(rows)
+    table = grade_report.exercise_summary(frame)
+    base = out.with_name(out.stem + "_summary")
+    table.to_csv(base.with_suffix(".csv"), encoding="utf-8")
+    title = grade_report.summary_title(frame, args.mode)
+    figure = grade_report.plot_summary(table, base.with_suffix(".png"), title) if len(table) else None
+    with grade_report.wide_display():
+        print("\n" + (table.to_string() if len(table) else "no exercise was graded in any notebook"))
+    print(f"wrote {out} ({len(rows)} rows), {base.with_suffix('.csv')}" + (f", {figure}" if figure else ""))
+    for warning in dict.fromkeys(row.detail.split(": this one and ")[0] for row in extra):
+        print(f"WARNING: {warning}; see their (student) rows", file=sys.stderr)
+    if args.feedback:
+        written, skipped = grade_report.write_feedback(frame, args.feedback)
+        print(f"wrote {_count(len(written), 'feedback file')} to {args.feedback}" + (f"; none for {', '.join(skipped)} (see their (student) rows)" if skipped else ""))
     return 0
 
 
