@@ -6,6 +6,8 @@ lesson); the notebook calls ``helpers.checks.check(answer)``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .core import exercise
@@ -95,3 +97,127 @@ def twins_between(hashes: dict[str, np.ndarray]) -> dict[tuple[str, str], int]:
     """For each pair of splits (a before b): how many images of b have an exact twin in a."""
     names = list(hashes)
     return {(a, b): int(np.isin(hashes[b], hashes[a]).sum()) for i, a in enumerate(names) for b in names[i + 1:]}
+
+
+# --------------------------------------------------------------------------- the CSV's pixels column
+
+_PIXELS = 48 * 48
+
+
+def _pixel_text(image: np.ndarray, sep: str = " ") -> str:
+    return sep.join(str(int(v)) for v in np.asarray(image).ravel())
+
+
+def _row_problem_cases() -> list[tuple]:
+    rng = np.random.default_rng(4)
+    good = _pixel_text(rng.integers(0, 256, _PIXELS))
+    values = good.split()
+    return [
+        (" ".join(values[:-1]),),  # one value short
+        (good,),
+        (" ".join(values[:100] + ["12a"] + values[101:]),),  # not a number
+        (" ".join(values + ["7"]),),  # one value too many
+        (" ".join(values[:5] + ["256"] + values[6:]),),  # hidden: a number, but not a pixel value
+        (" ".join(values[:9] + ["-3"] + values[10:]),),  # hidden: negative
+        (" ".join(values[:50] + ["1.5"] + values[51:]),),  # hidden: not a whole number
+        ("  " + "   ".join(values) + " \n",),  # hidden: extra spaces and a line end: still a good row
+        ("",),  # hidden: an empty cell
+    ]
+
+
+def _same_row_problem(expected: Any, got: Any) -> bool:
+    """``""`` for a good row; for a bad one a sentence that names what is wrong (the count or the value).
+
+    Raises ValueError saying what differs (the check prints it)."""
+    if expected == "":
+        if got != "":
+            raise ValueError(f"this row is a good one (2304 whole numbers 0-255, whatever the spaces between them): "
+                             f"return an empty string, not {got!r}")
+        return True
+    if not isinstance(got, str) or not got.strip():
+        raise ValueError("for a bad row, return a sentence that says what is wrong with it")
+    key = expected.split("'")[1] if expected.startswith("'") else expected.split()[0]
+    if key not in got:
+        what = f"the value {key!r}" if expected.startswith("'") else f"how many values it has ({key})"
+        raise ValueError(f"the sentence should name {what}, so that whoever fixes the file can find it")
+    return True
+
+
+@exercise(
+    cases=_row_problem_cases,
+    compare=_same_row_problem,
+    wrong_answers=[
+        lambda t: "" if len(t.split(" ")) == _PIXELS else f"{len(t.split(' '))} values",  # split on one space only
+        lambda t: "" if len(t.split()) == _PIXELS else f"{len(t.split())} values, expected 2304",  # values never read
+        lambda t: (f"{len(t.split())} values" if len(t.split()) != _PIXELS else  # no range check: 256 and -3 pass
+                   next((f"{v!r} is not a number" for v in t.split() if not v.lstrip("-").isdigit()), "")),
+        lambda t: "something is wrong" if pixel_row_problem(t) else "",  # says nothing useful
+    ],
+    hint="split the text on whitespace (any number of spaces), count the pieces (48 times 48 of them), then look "
+         "at each piece: is it made of digits only, and at most 255? Say what you found (the count, or the first "
+         "bad piece); an empty string means a good row.",
+)
+def pixel_row_problem(text: str) -> str:
+    """What is wrong with one cell of FER2013's ``pixels`` column: ``""`` for a good one (2,304 whole
+    numbers 0-255 separated by any whitespace), else a sentence naming the count or the first bad value."""
+    values = str(text).split()
+    if len(values) != _PIXELS:
+        return f"{len(values)} values, expected {_PIXELS} (48x48)"
+    for value in values:
+        if not (value.isascii() and value.isdigit()) or int(value) > 255:
+            return f"{value!r} is not a whole number 0-255"
+    return ""
+
+
+def _parse_cases() -> list[tuple]:
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    faces = rng.integers(0, 256, (6, 48, 48)).astype(np.uint8)
+    faces[0, 0, :3] = (0, 255, 7)  # the extremes
+    faces[1] = np.add.outer(np.arange(48), 2 * np.arange(48)).clip(0, 255)  # rows differ from columns: a transposed face shows
+    rows = [_pixel_text(f) for f in faces]
+    series = pd.Series(rows[3:], index=[100, 101, 102], name="pixels")  # hidden: a column of a DataFrame
+    spaced = ["  " + _pixel_text(faces[4], "  ") + " ", _pixel_text(faces[5], " \t ") + "\n"]  # hidden: extra whitespace
+    return [(rows[:3],), (rows[1:2],), (series,), (spaced,), ([],)]  # hidden last: no rows at all
+
+
+def _same_faces(expected: np.ndarray, got: Any) -> bool:
+    """The same uint8 array of faces; raises ValueError saying what differs (the check prints it)."""
+    if not isinstance(got, np.ndarray):
+        raise ValueError(f"return a NumPy array, not {type(got).__name__}")
+    if got.shape != expected.shape:
+        raise ValueError(f"shape {got.shape}, expected {expected.shape} (one 48x48 face per row)")
+    if got.dtype != np.uint8:
+        raise ValueError(f"dtype {got.dtype}, expected uint8 (pixel values 0-255 take one byte each)")
+    if not np.array_equal(got, expected):
+        transposed = got.size and np.array_equal(got, np.swapaxes(expected, 1, 2))
+        raise ValueError("the faces are transposed: the 2,304 values go row by row (48 of the first row, then the next)"
+                         if transposed else "some pixel values differ")
+    return True
+
+
+@exercise(
+    cases=_parse_cases,
+    compare=_same_faces,
+    wrong_answers=[
+        lambda rows: np.array([[int(v) for v in r.split(" ")] for r in rows], dtype=np.uint8).reshape(-1, 48, 48),
+        lambda rows: np.array([r.split() for r in rows], dtype=np.int64).reshape(-1, 48, 48),  # int64, 8 bytes a pixel
+        lambda rows: np.array([r.split() for r in rows], dtype=np.uint8).reshape(-1, 48, 48, order="F"),  # columns first
+        lambda rows: np.stack([np.array(r.split(), dtype=np.uint8).reshape(48, 48) for r in rows]),  # no rows: error
+        lambda rows: np.array([r.split() for r in rows], dtype=np.uint8).reshape(-1, _PIXELS),  # not reshaped
+    ],
+    hint="for each row: check it with your pixel_row_problem and stop with a ValueError that names the row if it is "
+         "bad; else turn its pieces into whole numbers, one byte each, laid out row by row into 48 by 48. Stack the "
+         "faces; no rows at all still gives an array with 0 faces of 48 by 48.",
+)
+def parse_pixels(pixel_strings) -> np.ndarray:
+    """FER2013's ``pixels`` column (a list or Series of strings, one face each) as uint8 faces
+    ``(n, 48, 48)``, row by row. Raises ValueError naming the row (its position) and what is wrong."""
+    faces = []
+    for row, text in enumerate(pixel_strings):
+        problem = pixel_row_problem(text)
+        if problem:
+            raise ValueError(f"row {row} of the pixels column: {problem}")
+        faces.append(np.array(text.split(), dtype=np.int64).astype(np.uint8).reshape(48, 48))
+    return np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8)

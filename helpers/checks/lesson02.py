@@ -167,3 +167,42 @@ def random_oversample(images: np.ndarray, labels: np.ndarray, seed: int) -> tupl
 
     index = oversample_indices(np.asarray(labels), seed)
     return np.asarray(images)[index], np.asarray(labels)[index]
+
+
+@exercise(
+    cases=lambda: [
+        (np.array([10, 1, 5, 20, 5, 5, 5]), 0.9),
+        (np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]), 0.999),
+        (np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]), 0.0),  # hidden: beta 0, no reweighting
+        (np.array([0, 12, 0, 300, 40, 0, 7]), 0.99),  # hidden: classes absent
+        (np.array([0, 0, 0, 50, 0, 0, 0]), 0.9),  # hidden: one class only
+        (np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]), 0.999999),  # hidden: beta near 1
+    ],
+    compare=_weights_compare,
+    wrong_answers=[
+        lambda c, b: {int(k): float((1 - b) / (1 - b ** n)) for k, n in enumerate(c) if n},  # not normalised
+        lambda c, b: (lambda w: {k: v / sum(w.values()) for k, v in w.items()})(  # normalised to sum 1
+            {int(k): float((1 - b) / (1 - b ** n)) for k, n in enumerate(c) if n}),
+        lambda c, b: (lambda w: {k: v * len(w) / sum(w.values()) for k, v in w.items()})(  # the effective number itself
+            {int(k): float((1 - b ** n) / (1 - b)) for k, n in enumerate(c) if n}),
+        lambda c, b: (lambda w: {k: v * 7 / sum(w.values()) for k, v in w.items()})(  # seven classes, present or not
+            {int(k): float((1 - b) / (1 - b ** n)) for k, n in enumerate(c) if n}),
+        lambda c, b: (lambda w: {k: v * len(w) / sum(w.values()) for k, v in w.items()})(  # plain 1/count: beta ignored
+            {int(k): 1.0 / float(n) for k, n in enumerate(c) if n}),
+    ],
+    hint="a class's effective number of images is (1 minus beta to the power of its count) divided by (1 minus "
+         "beta); its weight is one over that. Leave out classes with no images, then scale the weights so that "
+         "they add up to the number of classes present.",
+)
+def effective_number_weights(counts: np.ndarray, beta: float) -> dict[int, float]:
+    """Class-balanced weights of Cui et al. (CVPR 2019), ``{class index: weight}`` for the classes present.
+
+    ``counts``: images per class (length 7, CLASS_NAMES order); ``0 <= beta < 1``. A class of ``n`` images
+    has an effective number ``(1 - beta**n) / (1 - beta)`` and weight proportional to its inverse; the
+    weights are scaled to sum to the number of classes present (beta 0: all 1; beta -> 1: scikit-learn's
+    'balanced' weights, scaled the same way)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    present = np.flatnonzero(counts > 0)
+    inverse = (1.0 - beta) / (1.0 - beta ** counts[present])
+    weights = inverse * len(present) / inverse.sum()
+    return {int(c): float(w) for c, w in zip(present, weights)}
