@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 
 
 def _label_cases() -> list[tuple]:
@@ -221,3 +222,128 @@ def parse_pixels(pixel_strings) -> np.ndarray:
             raise ValueError(f"row {row} of the pixels column: {problem}")
         faces.append(np.array(text.split(), dtype=np.int64).astype(np.uint8).reshape(48, 48))
     return np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8)
+
+
+
+# --------------------------------------------------------------------------- a stratified split without twins across it
+
+
+def _split_cases() -> list[tuple]:
+    rng = np.random.default_rng(7)
+    labels = rng.choice(7, 700, p=[0.14, 0.02, 0.14, 0.25, 0.17, 0.11, 0.17])
+    distinct = np.array([f"h{i}" for i in range(700)])
+    pool = np.array([f"d{i}" for i in range(260)])
+    with_twins = rng.choice(pool, 400)  # about a third of the faces have a copy, some with another label
+    few = np.repeat(np.arange(7), [40, 3, 30, 60, 35, 25, 35])  # hidden: sorted by class, three disgust faces
+    few_hashes = np.array([f"f{i % 150}" for i in range(len(few))])  # hidden: twins spread across classes
+    return [
+        (labels, distinct, 0.2, 0),
+        (labels[:400], with_twins, 0.25, 1),
+        (few, few_hashes, 0.1, 2),
+        (few, np.array([f"u{i}" for i in range(len(few))]), 0.3, 3),
+    ]
+
+
+def _verify_split(args: tuple, got: Any) -> str | None:
+    """``None`` when ``(train_index, val_index)`` is a seeded-looking stratified split without twins across it."""
+    labels, hashes, fraction, _ = args
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        return "return a pair (train_index, val_index)"
+    try:
+        train, val = (np.asarray(part).astype(np.int64).ravel() for part in got)
+    except (TypeError, ValueError):
+        return "train_index and val_index should be arrays of whole numbers (positions of faces)"
+    n = len(labels)
+    both = np.concatenate([train, val])
+    if len(both) and (both.min() < 0 or both.max() >= n):
+        return f"indices must be positions 0..{n - 1}"
+    if len(both) != n or len(np.unique(both)) != n:
+        lost, twice = n - len(np.unique(both)), len(both) - len(np.unique(both))
+        return (f"every face must be in exactly one of the two parts: {lost} missing, {twice} in both or twice"
+                " (move a validation face with a twin to train, do not drop it)")
+    across = np.isin(hashes[val], hashes[train])
+    if across.any():
+        return (f"{int(across.sum())} validation faces have an exact twin in train (the first: position {int(val[across][0])}): "
+                "a model could score them by memory")
+    values, counts = np.unique(hashes, return_counts=True)
+    copies = np.isin(hashes, values[counts > 1])  # faces with a copy anywhere: moving them may shift a class
+    for c in np.unique(labels):
+        members = labels == c
+        want, have = fraction * members.sum(), int(np.isin(val, np.flatnonzero(members)).sum())
+        if abs(have - want) > 1 + int((members & copies).sum()):
+            return (f"class {c} has {int(members.sum())} faces and {have} of them in validation; a stratified split "
+                    f"puts about {want:.1f} there (val_fraction of every class)")
+    first = np.concatenate([np.flatnonzero(labels == c)[: int(np.isin(val, np.flatnonzero(labels == c)).sum())]
+                            for c in np.unique(labels)])
+    if len(val) >= 10 and np.array_equal(np.sort(first), np.sort(val)):
+        return "the validation faces are the first faces of every class: shuffle each class first (seeded by seed)"
+    return None
+
+
+def _split_stratified_only(labels, hashes, fraction, seed):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed)
+
+
+def _split_random(labels, hashes, fraction, seed):  # not stratified (twins moved, as they should be)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    is_val = np.zeros(len(labels), bool)
+    is_val[order[: round(fraction * len(labels))]] = True
+    is_val[np.flatnonzero(is_val)[np.isin(hashes[is_val], hashes[~is_val])]] = False
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def _split_dropping_twins(labels, hashes, fraction, seed):  # twins thrown away instead of moved to train
+    train, val = _split_stratified_only(labels, hashes, fraction, seed)
+    return train, val[~np.isin(hashes[val], hashes[train])]
+
+
+def _split_first_of_each_class(labels, hashes, fraction, seed):  # no shuffle
+    val = np.concatenate([np.flatnonzero(labels == c)[: round(fraction * (labels == c).sum())] for c in np.unique(labels)])
+    is_val = np.isin(np.arange(len(labels)), val)
+    is_val[np.flatnonzero(is_val)[np.isin(hashes[is_val], hashes[~is_val])]] = False
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+@exercise(
+    cases=_split_cases,
+    verify=_verify_split,
+    wrong_answers=[_split_stratified_only, _split_random, _split_dropping_twins, _split_first_of_each_class],
+    hint="for each class on its own: shuffle its positions (a generator seeded by seed) and put the first "
+         "val_fraction of them (rounded) in validation. Then look at the validation faces: any whose hash also "
+         "occurs among the training faces goes to train. Every face ends up in exactly one part.",
+)
+def split_without_twins(labels: np.ndarray, hashes: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_index, val_index)``: positions of the faces in each part of a stratified split (about
+    ``val_fraction`` of every class in validation, seeded by ``seed``) in which no validation face has an exact
+    twin (equal hash) in train: such faces are moved to train. Every face is in exactly one part."""
+    labels, hashes = np.asarray(labels), np.asarray(hashes)
+    rng = np.random.default_rng(seed)
+    is_val = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        is_val[members[: round(val_fraction * len(members))]] = True
+    is_val[np.flatnonzero(is_val)[np.isin(hashes[is_val], hashes[~is_val])]] = False
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+questions("01", [
+    Question("A tool numbers the Kaggle folders by their alphabetical position. Which class does `CLASS_NAMES` read the "
+             "number it gives the *neutral* folder as?", options=("sad", "neutral", "surprise", "happy"), answer="a",
+             why="alphabetically angry 0, disgust 1, fear 2, happy 3, neutral 4; CLASS_NAMES[4] is sad. Map folder names, "
+                 "never positions."),
+    Question("How many numbers does one cell of the CSV's `pixels` column hold?", answer=2304, tolerance=0.5,
+             why="48 x 48 = 2,304 brightness values, row by row."),
+    Question("Your `parse_pixels` meets a row with 2,303 values. What should it do?",
+             options=("pad it with a zero and go on", "skip it and go on", "stop with an error that names the row"),
+             answer="c",
+             why="padding or skipping changes the data without anyone knowing; an error naming the row says what to fix."),
+    Question("Why does the course move a validation face with an exact pixel twin in `train` into `train`?",
+             options=("a model could score it by memory, so validation would look better than on new faces",
+                      "duplicates take up memory", "it would change the class shares"), answer="a",
+             why="validation is where choices are made; a face the model has seen measures memory, not generalisation."),
+    Question("With the original CSV, which `Usage` is the course's validation split?",
+             options=("Training", "PublicTest", "PrivateTest"), answer="b",
+             why="train = Training, val = PublicTest, test = PrivateTest, read once at the end."),
+])

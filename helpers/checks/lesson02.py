@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 
 
 @exercise(
@@ -206,3 +207,24 @@ def effective_number_weights(counts: np.ndarray, beta: float) -> dict[int, float
     inverse = (1.0 - beta) / (1.0 - beta ** counts[present])
     weights = inverse * len(present) / inverse.sum()
     return {int(c): float(w) for c, w in zip(present, weights)}
+
+
+questions("02", [
+    Question("Two classes, 100 and 400 images. What is the balanced class weight, n_images / (n_classes x count), of the "
+             "smaller class?", answer=2.5, tolerance=0.01,
+             why="500 / (2 x 100) = 2.5 (and 500 / (2 x 400) = 0.625): each class then weighs 250 in all."),
+    Question("A majority-class predictor on the 7 classes gets F1 = 0.40 on the class it always answers. What is its "
+             "macro-F1?", answer=0.0571, tolerance=0.002,
+             why="the six classes it never predicts have F1 = 0; the mean of 0.40 and six zeros is 0.40 / 7 = 0.057."),
+    Question("Effective-number class weights with beta = 0: what do they do?",
+             options=("weight every class the same, as if there were no remedy", "the same as the balanced weights",
+                      "weight only the rarest class"), answer="a",
+             why="with beta = 0 every class's effective number is 1, so all weights are 1; as beta approaches 1 they "
+                 "approach the balanced weights."),
+    Question("Random oversampling of a 7-class training split whose largest class has 7,000 images: how many images does "
+             "an epoch then hold?", answer=49000, tolerance=0.5,
+             why="every class is topped up to the largest: 7 x 7,000 = 49,000."),
+    Question("Class weights and oversampling change which splits?",
+             options=("training only", "training and validation", "all three"), answer="a",
+             why="validation and test must measure the situation as it is; a remedy only changes what training sees."),
+])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 from .lesson02 import _indices_per_class, _resample_cases, _same_resample, random_oversample
 
 
@@ -350,3 +351,24 @@ def flip_layer_outputs(images: np.ndarray, training: bool | None, seed: int, cal
     ``(calls, N, H, W, C)``. In training each face is mirrored left-right with probability 1/2, drawn anew for each
     face and each call; otherwise (``training`` False or None) the layer is the identity."""
     return _flip_model_outputs(_flip_layer_class()(seed), np.asarray(images, dtype=np.float32), training, calls)
+
+
+questions("03", [
+    Question("Which transform should augmentation for expressions never use?",
+             options=("horizontal flip", "rotation by up to 10 degrees", "vertical flip", "brightness +-10 %"), answer="c",
+             why="an upside-down face does not occur in the data, and a mouth's curve turned over reads as another expression."),
+    Question("`keras.layers.RandomRotation(0.05)` rotates by up to how many degrees either way?", answer=18, tolerance=0.5,
+             why="Keras counts the factor as a fraction of a full turn: 0.05 x 360 = 18 degrees."),
+    Question("Your flip layer is called as `layer(x)`, without `training` (at inference, e.g. in the webcam loop). What must "
+             "it return?", options=("x unchanged", "x mirrored with probability 1/2", "x mirrored"), answer="a",
+             why="outside training a random layer must be the identity, or the same face gets different answers; Keras's "
+                 "own RandomFlip does transform on such a call, which is why the course's block defaults to training=False."),
+    Question("A remedy gains 0.010 validation macro-F1 over no remedy; the noise margin is 0.015. What does the lesson's "
+             "rule choose?", options=("the remedy", "no remedy"), answer="b",
+             why="a gain inside the noise is no evidence: the rule asks for more than the margin."),
+    Question("Two Keras random layers in one block get the same seed. What happens?",
+             options=("they draw the same random numbers, so their transforms go together",
+                      "Keras raises an error", "nothing: each layer has its own random state anyway"), answer="a",
+             why="the same seed gives the same draws: a flip and a brightness layer seeded alike flip exactly the faces "
+                 "they darken; give each layer its own seed."),
+])
