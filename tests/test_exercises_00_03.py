@@ -135,3 +135,17 @@ def test_flip_layer_written_with_randint_and_a_slice():
         return np.array([np.asarray(model(images, training=training)) for _ in range(calls)])
 
     passes(flip_layer_outputs, "flip_layer_outputs")
+
+
+def test_majority_baseline_scores_written_with_precision_and_recall():
+    from collections import Counter
+
+    def majority_baseline_scores(train_labels, val_labels):
+        m = Counter(train_labels.tolist()).most_common(1)[0][0]
+        hits = sum(1 for y in val_labels if y == m)
+        precision = hits / len(val_labels)
+        recall = 1.0 if hits else 0.0
+        f1 = 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+        return {"macro_f1": np.mean([f1] + [0.0] * 6), "accuracy": precision}
+
+    passes(majority_baseline_scores, "majority_baseline_scores")

@@ -209,6 +209,48 @@ def effective_number_weights(counts: np.ndarray, beta: float) -> dict[int, float
     return {int(c): float(w) for c, w in zip(present, weights)}
 
 
+
+def _baseline_cases() -> list[tuple]:
+    rng = np.random.default_rng(8)
+    fer = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]) / 28709
+    return [
+        (rng.choice(7, 500, p=fer), rng.choice(7, 200, p=fer)),
+        (np.array([0, 0, 1, 2, 2, 2]), np.array([2, 0, 1, 1])),
+        (np.array([4, 4, 4, 1]), np.array([0, 1, 2, 3, 4, 5, 6, 6, 6])),  # hidden: validation's largest class is another
+        (np.array([5, 5, 5, 0]), np.array([0, 0, 3])),  # hidden: the training majority never occurs in validation
+        (np.array([2, 2, 6, 6, 6]), np.array([6, 6, 6])),  # hidden: every validation face is the majority class
+    ]
+
+
+def _scores(train_labels, val_labels, majority=None, over=7, f1=None):
+    train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
+    m = int(np.bincount(train_labels).argmax()) if majority is None else majority
+    share = float(np.mean(val_labels == m))
+    f1_m = (2 * share / (1 + share) if share else 0.0) if f1 is None else f1(share)
+    return {"accuracy": share, "macro_f1": f1_m / over}
+
+
+@exercise(
+    cases=_baseline_cases,
+    compare=_weights_compare,
+    wrong_answers=[
+        lambda t, v: _scores(t, v, majority=int(np.bincount(v).argmax())),  # majority taken from validation
+        lambda t, v: _scores(t, v, over=len(np.unique(v))),  # mean over the classes present only
+        lambda t, v: _scores(t, v, f1=lambda p: p),  # F1 taken as the precision
+        lambda t, v: (lambda r: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"] * 7 * r["accuracy"]})(_scores(t, v)),  # weighted
+    ],
+    hint="the predictor learns its one class on the training labels. On validation it is right exactly on the "
+         "faces of that class, so its accuracy is that class's share p. For that class precision is p and recall "
+         "is 1 (if the class occurs at all), and F1 is their harmonic mean; the six other classes are never "
+         "predicted and score 0. Macro-F1 is the plain mean over all seven.",
+)
+def majority_baseline_scores(train_labels: np.ndarray, val_labels: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 (over the 7 classes, F1 = 0 for a class never predicted) of the majority-class
+    predictor learned on ``train_labels`` and scored on ``val_labels``, from the labels alone:
+    ``{"accuracy": p, "macro_f1": 2p / (1 + p) / 7}``, p = the validation share of the training majority."""
+    return _scores(train_labels, val_labels)
+
+
 questions("02", [
     Question("Two classes, 100 and 400 images. What is the balanced class weight, n_images / (n_classes x count), of the "
              "smaller class?", answer=2.5, tolerance=0.01,
