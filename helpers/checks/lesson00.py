@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 
 
 def _top_k_cases() -> list[tuple]:
@@ -135,3 +136,25 @@ def photo_to_model_input(photo: np.ndarray) -> np.ndarray:
     from ..data import to_model_input
 
     return to_model_input(_luma(_square(np.asarray(photo))))
+
+
+questions("00", [
+    Question("The reference model is given a batch of 5 faces, `model.predict(faces)`. What is the shape of what it returns?",
+             options=("(5, 7)", "(5, 48, 48, 1)", "(7,)", "(5, 1)"), answer="a",
+             why="one row per face, one probability per class in CLASS_NAMES order: 5 rows of 7 probabilities, each row summing to 1."),
+    Question("A photo 640 pixels wide and 480 pixels high goes through `photo_to_model_input`. How wide, in pixels, is the "
+             "square it cuts out before resizing to 48x48?", answer=480, tolerance=0.5,
+             why="the centre square's side is min(height, width) = 480: 80 pixels are cut off on the left and 80 on the right."),
+    Question("A face is loaded as `uint8` pixels 0-255. What should you give the course's model?",
+             options=("the pixels divided by 255 (0-1)", "the raw pixels 0-255, shape (N, 48, 48, 1)",
+                      "the pixels minus their mean"), answer="b",
+             why="every model in the course rescales inside itself (a Rescaling layer): given 0-1 values it would see "
+                 "an almost black face."),
+    Question("The setup cell shows a red OFFLINE DEMO DATA box. What do this notebook's accuracies tell you about real faces?",
+             options=("the same as FER2013's", "nothing: the code runs, but the faces are drawn cartoons",
+                      "they are a few points too optimistic"), answer="b",
+             why="the offline faces are procedurally drawn; they prove the pipeline runs, not how well it recognises people."),
+    Question("Which mode fits a class on laptops, where every training cell should take a few minutes and still learn?",
+             options=("quick", "workshop", "full"), answer="b",
+             why="quick mode only shows that the code runs (tiny subsets, numbers mean little); full mode takes long on a CPU."),
+])

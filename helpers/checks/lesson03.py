@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 from .lesson02 import _indices_per_class, _resample_cases, _same_resample, random_oversample
 
 
@@ -252,3 +253,122 @@ def choose_remedy(table, margin: float) -> str:
     best = str(table["val_macro_f1"].idxmax())
     gain = float(table.loc[best, "val_macro_f1"] - table.loc["none", "val_macro_f1"])
     return best if gain > margin else "none"
+
+
+# --------------------------------------------------------------------------- a random flip written as a Keras layer
+
+
+def _flip_cases() -> list[tuple]:
+    rng = np.random.default_rng(6)
+    faces = rng.integers(0, 256, (400, 6, 6, 1)).astype(np.float32)
+    wide = rng.integers(0, 256, (300, 4, 5, 3)).astype(np.float32)  # hidden: not square, three channels
+    return [
+        (faces[:40], False, 1, 2),  # inference: nothing changes
+        (faces, True, 2, 3),  # training: about half flipped, other faces at every call
+        (faces[:40], None, 3, 2),  # hidden: training not given (a plain call, the webcam loop): nothing changes
+        (wide, True, 4, 2),  # hidden: the width axis of a batch (N, height, width, channels)
+        (faces[:1], True, 5, 24),  # hidden: a batch of one face, many calls: sometimes flipped, sometimes not
+    ]
+
+
+def _verify_flips(args: tuple, got: Any) -> str | None:
+    """``None`` when ``got`` is what a random horizontal flip layer does, else what is wrong."""
+    images, training, _, calls = args
+    if not isinstance(got, np.ndarray) or got.shape != (calls, *images.shape):
+        shape = got.shape if isinstance(got, np.ndarray) else type(got).__name__
+        return f"return a NumPy array of shape (calls, *images.shape) = {(calls, *images.shape)}, got {shape}"
+    got = got.astype(np.float64)
+    same = np.all(got == images, axis=(2, 3, 4))  # (calls, n)
+    mirrored = np.all(got == images[:, :, ::-1], axis=(2, 3, 4))
+    if not training:
+        if not same.all():
+            return (f"called with training={training}, your layer changed {int((~same).sum())} of {same.size} faces: "
+                    "outside training (predict, a plain call) a random layer must be the identity")
+        return None
+    if not (same | mirrored).all():
+        upside = np.all(got == images[:, ::-1], axis=(2, 3, 4))
+        return (f"{int((~(same | mirrored)).sum())} outputs are neither the face nor its mirror image"
+                + (" (some are upside down: the height axis was flipped, not the width)" if upside.any() else ""))
+    share = mirrored.mean(axis=1)
+    if len(images) > 1 and (share.min() < 0.3 or share.max() > 0.7):
+        return (f"the share of flipped faces per call was {', '.join(f'{s:.0%}' for s in share)}: each face should be "
+                "flipped with probability 1/2, drawn for each face on its own")
+    if calls > 1 and all(np.array_equal(mirrored[0], m) for m in mirrored[1:]):
+        return ("every call flipped exactly the same faces: draw new random numbers at each call (a "
+                "keras.random.SeedGenerator made once, in __init__, not a fixed integer seed in call)")
+    if len(images) == 1 and mirrored.mean() in (0.0, 1.0):
+        return f"over {calls} calls the one face was {'always' if mirrored.all() else 'never'} flipped"
+    return None
+
+
+def _flip_model_outputs(layer, images, training, calls):
+    import keras
+
+    model = keras.Sequential([keras.Input(images.shape[1:]), layer])
+    return np.stack([keras.ops.convert_to_numpy(model(images, training=training)) for _ in range(calls)])
+
+
+def _flip_layer_class(axis: int = 2, honour_training: bool = True, per_face: bool = True, fixed_seed: bool = False,
+                      inference_test=lambda training: not training):
+    import keras
+
+    class Flip(keras.layers.Layer):
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+            self.generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs, training=None):
+            if honour_training and inference_test(training):
+                return inputs
+            shape = (keras.ops.shape(inputs)[0] if per_face else 1, 1, 1, 1)
+            coin = keras.random.uniform(shape, seed=self.seed if fixed_seed else self.generator)
+            return keras.ops.where(coin < 0.5, keras.ops.flip(inputs, axis=axis), inputs)
+
+    return Flip
+
+
+@exercise(
+    cases=_flip_cases,
+    verify=_verify_flips,
+    wrong_answers=[
+        lambda x, t, s, c: _flip_model_outputs(_flip_layer_class(axis=1)(s), x, t, c),  # upside down
+        lambda x, t, s, c: _flip_model_outputs(_flip_layer_class(honour_training=False)(s), x, t, c),  # flips at inference
+        lambda x, t, s, c: _flip_model_outputs(_flip_layer_class(per_face=False)(s), x, t, c),  # one coin for the batch
+        lambda x, t, s, c: _flip_model_outputs(_flip_layer_class(fixed_seed=True)(s), x, t, c),  # the same faces each call
+        lambda x, t, s, c: _flip_model_outputs(_flip_layer_class(inference_test=lambda tr: tr is False)(s), x, t, c),
+        lambda x, t, s, c: _flip_model_outputs(__import__("keras").layers.RandomFlip("horizontal", seed=s), x, t, c),
+        lambda x, t, s, c: np.stack([x[:, :, ::-1] if t else x] * c),  # every face flipped in training
+    ],
+    hint="write a keras.layers.Layer whose call returns its input unchanged unless training is true; in training, "
+         "draw one random number per face (from a seed generator the layer makes once, so that every call draws "
+         "new ones) and mirror the faces whose number is below one half, left to right (the width axis), keeping "
+         "the others. Put the layer in a small model and call the model as many times as asked.",
+)
+def flip_layer_outputs(images: np.ndarray, training: bool | None, seed: int, calls: int) -> np.ndarray:
+    """What a random horizontal flip layer (a ``keras.layers.Layer`` subclass, seeded by ``seed``) returns when a
+    model made of it is called ``calls`` times on ``images`` ``(N, H, W, C)`` with ``training``: a float array
+    ``(calls, N, H, W, C)``. In training each face is mirrored left-right with probability 1/2, drawn anew for each
+    face and each call; otherwise (``training`` False or None) the layer is the identity."""
+    return _flip_model_outputs(_flip_layer_class()(seed), np.asarray(images, dtype=np.float32), training, calls)
+
+
+questions("03", [
+    Question("Which transform should augmentation for expressions never use?",
+             options=("horizontal flip", "rotation by up to 10 degrees", "vertical flip", "brightness +-10 %"), answer="c",
+             why="an upside-down face does not occur in the data, and a mouth's curve turned over reads as another expression."),
+    Question("`keras.layers.RandomRotation(0.05)` rotates by up to how many degrees either way?", answer=18, tolerance=0.5,
+             why="Keras counts the factor as a fraction of a full turn: 0.05 x 360 = 18 degrees."),
+    Question("Your flip layer is called as `layer(x)`, without `training` (at inference, e.g. in the webcam loop). What must "
+             "it return?", options=("x unchanged", "x mirrored with probability 1/2", "x mirrored"), answer="a",
+             why="outside training a random layer must be the identity, or the same face gets different answers; Keras's "
+                 "own RandomFlip does transform on such a call, which is why the course's block defaults to training=False."),
+    Question("A remedy gains 0.010 validation macro-F1 over no remedy; the noise margin is 0.015. What does the lesson's "
+             "rule choose?", options=("the remedy", "no remedy"), answer="b",
+             why="a gain inside the noise is no evidence: the rule asks for more than the margin."),
+    Question("Two Keras random layers in one block get the same seed. What happens?",
+             options=("they draw the same random numbers, so their transforms go together",
+                      "Keras raises an error", "nothing: each layer has its own random state anyway"), answer="a",
+             why="the same seed gives the same draws: a flip and a brightness layer seeded alike flip exactly the faces "
+                 "they darken; give each layer its own seed."),
+])
