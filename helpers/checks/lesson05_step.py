@@ -46,7 +46,8 @@ def _fit_one_batch(model: Any, images: np.ndarray, targets: np.ndarray, learning
     import keras
 
     fresh = keras.models.clone_model(model)  # the seeded initializers: the case's initial weights
-    fresh.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CategoricalCrossentropy())
+    fresh.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CategoricalCrossentropy(),
+                  run_eagerly=True)  # fit's own step, without compiling it into a graph: 3x faster for one batch
     history = fresh.fit(images, targets, batch_size=len(images), epochs=1, shuffle=False, verbose=0)
     return float(history.history["loss"][0]), [np.asarray(w) for w in fresh.get_weights()]
 

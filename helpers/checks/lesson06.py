@@ -257,7 +257,7 @@ def _wrong_cam(probability: bool = False, relu: bool = True, channel_mean: bool 
         import tensorflow as tf
 
         head = model.layers[-1]
-        both = keras.Model(model.inputs, [model.get_layer(layer_name).output, head.input])
+        both = keras.Model(model.input, [model.get_layer(layer_name).output, head.input])
         with tf.GradientTape() as tape:
             fmap, features = both(tf.convert_to_tensor(np.asarray(images, "float32")), training=False)
             logits = tf.matmul(features, head.kernel) + head.bias
@@ -296,7 +296,7 @@ def grad_cam(model, images: np.ndarray, class_index: int, layer_name: str) -> np
     import tensorflow as tf
 
     head = model.layers[-1]
-    both = keras.Model(model.inputs, [model.get_layer(layer_name).output, head.input])
+    both = keras.Model(model.input, [model.get_layer(layer_name).output, head.input])
     with tf.GradientTape() as tape:
         fmap, features = both(tf.convert_to_tensor(np.asarray(images, dtype="float32")), training=False)
         logits = tf.matmul(features, head.kernel) + head.bias  # the scores before the softmax
