@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .core import exercise, layer_table
+from .core import exercise, layer_table, same
+from .quiz import Question, questions
 
 
 @exercise(
@@ -167,3 +168,135 @@ def cnn_params(widths: tuple) -> int:
         total += 3 * 3 * c_in * width + 4 * width
         c_in = width
     return total + c_in * 7 + 7
+
+
+def _conv_cases() -> list[tuple]:
+    rng = np.random.default_rng(44)
+
+    def case(n, h, w, c, kh, kw, f, stride, padding):
+        return (rng.normal(size=(n, h, w, c)).astype("float32"), rng.normal(size=(kh, kw, c, f)).astype("float32"),
+                rng.normal(size=f).astype("float32"), stride, padding)
+
+    return [case(2, 7, 7, 1, 3, 3, 2, 1, "valid"), case(1, 6, 6, 3, 3, 3, 4, 1, "same"),
+            case(2, 9, 7, 2, 3, 3, 3, 2, "valid"),  # hidden: stride 2, a rectangle
+            case(1, 8, 8, 3, 2, 2, 4, 2, "same"),  # hidden: "same" with an even kernel
+            case(1, 7, 7, 2, 4, 4, 2, 1, "same"),  # hidden: an even kernel, stride 1 (3 rows padded: 1 above, 2 below)
+            case(2, 5, 6, 4, 1, 1, 3, 1, "valid"),  # hidden: a 1x1 kernel (mixes channels only)
+            case(1, 7, 5, 1, 3, 2, 2, 2, "same")]  # hidden: one channel, a non-square kernel, stride 2
+
+
+def _pad_same(x: np.ndarray, kh: int, kw: int, stride: int, extra_first: bool = False) -> np.ndarray:
+    """Zero-pad height and width as "same" does: the output is ceil(size / stride); an odd number of padded
+    rows (columns) puts the extra one below (right), as TensorFlow and Keras do (``extra_first``: above)."""
+    pads = []
+    for size, k in ((x.shape[1], kh), (x.shape[2], kw)):
+        total = max((-(-size // stride) - 1) * stride + k - size, 0)
+        first = total - total // 2 if extra_first else total // 2
+        pads.append((first, total - first))
+    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+
+
+def _wrong_conv(flip: bool = False, bias: bool = True, extra_first: bool = False, symmetric: bool = False):
+    def conv(x, kernel, b, stride, padding):
+        x, kernel = np.asarray(x, float), np.asarray(kernel, float)
+        kh, kw = kernel.shape[:2]
+        if flip:
+            kernel = kernel[::-1, ::-1]  # a true convolution
+        if padding == "same":
+            x = (np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0))) if symmetric
+                 else _pad_same(x, kh, kw, stride, extra_first))
+        out_h, out_w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+        out = np.stack([np.stack([np.tensordot(x[:, i * stride:i * stride + kh, j * stride:j * stride + kw], kernel, 3)
+                                  for j in range(out_w)], 1) for i in range(out_h)], 1)
+        return out + (np.asarray(b, float) if bias else 0)
+
+    return conv
+
+
+@exercise(
+    cases=_conv_cases,
+    compare=lambda expected, got: same(expected, got, rtol=1e-4, atol=1e-5),
+    wrong_answers=[_wrong_conv(flip=True), _wrong_conv(bias=False), _wrong_conv(extra_first=True),
+                   _wrong_conv(symmetric=True), lambda x, k, b, stride, padding: _wrong_conv()(x, k, b, 1, padding)],
+    hint="at each output position take the kernel-sized patch of the (padded) input, multiply it element by "
+         "element with one filter's weights across all input channels, sum, and add that filter's bias; move "
+         "by the stride. Deep-learning 'convolution' does not flip the kernel. 'same' pads the total needed for "
+         "an output of size/stride (rounded up), half before and the rest (one more when odd) after.",
+)
+def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int, padding: str) -> np.ndarray:
+    """A Conv2D forward pass: ``x`` (n, h, w, c), ``kernel`` (kh, kw, c, f), ``bias`` (f,) -> (n, h', w', f)."""
+    x, kernel = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
+    kh, kw, _, filters = kernel.shape
+    if padding == "same":
+        x = _pad_same(x, kh, kw, stride)
+    out_h, out_w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    out = np.empty((len(x), out_h, out_w, filters))
+    for i in range(out_h):
+        for j in range(out_w):
+            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]  # (n, kh, kw, c)
+            out[:, i, j, :] = np.tensordot(patch, kernel, axes=3)  # sum over kh, kw, c for every filter
+    return out + np.asarray(bias, dtype=float)
+
+
+def _pool_cases() -> list[tuple]:
+    rng = np.random.default_rng(45)
+    return [(rng.normal(size=(2, 6, 6, 3)), 2, 2), (rng.normal(size=(1, 7, 7, 2)), 2, 2),  # 7: the last row is dropped
+            (rng.normal(size=(2, 9, 8, 1)), 3, 3),  # hidden: a 3x3 window, a rectangle
+            (rng.normal(size=(1, 7, 7, 4)), 3, 2),  # hidden: overlapping windows (3x3, stride 2)
+            (-np.abs(rng.normal(size=(1, 4, 4, 2))), 2, 2)]  # hidden: every value negative
+
+
+def _wrong_pool(reduce=np.max, stride_one: bool = False, across_channels: bool = False, pad: bool = False):
+    def pool(x, size, stride):
+        x = np.asarray(x, float)
+        stride = 1 if stride_one else stride
+        if pad:  # "same" instead of "valid"
+            x = _pad_same(x, size, size, stride)
+        out_h, out_w = (x.shape[1] - size) // stride + 1, (x.shape[2] - size) // stride + 1
+        axes = (1, 2, 3) if across_channels else (1, 2)
+        out = np.stack([np.stack([reduce(x[:, i * stride:i * stride + size, j * stride:j * stride + size], axis=axes)
+                                  for j in range(out_w)], 1) for i in range(out_h)], 1)
+        return np.repeat(out[..., None], x.shape[3], -1) if across_channels else out
+
+    return pool
+
+
+@exercise(
+    cases=_pool_cases,
+    wrong_answers=[_wrong_pool(np.mean), _wrong_pool(stride_one=True), _wrong_pool(across_channels=True), _wrong_pool(pad=True)],
+    hint="like the convolution's patches, with no weights: at each position of a size x size window (moved by "
+         "the stride, 'valid': only where the whole window fits) keep the largest value, for each channel on "
+         "its own.",
+)
+def max_pool_forward(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """A MaxPooling2D forward pass ('valid' padding): ``x`` (n, h, w, c) -> (n, h', w', c)."""
+    x = np.asarray(x, dtype=float)
+    out_h, out_w = (x.shape[1] - size) // stride + 1, (x.shape[2] - size) // stride + 1
+    out = np.empty((len(x), out_h, out_w, x.shape[3]))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, i, j, :] = x[:, i * stride:i * stride + size, j * stride:j * stride + size, :].max(axis=(1, 2))
+    return out
+
+
+questions("04", [
+    Question("How many parameters does `Conv2D(64, 3)` (with its bias) have on an input with 32 channels?",
+             answer=18496, tolerance=0.5,
+             why="3 x 3 x 32 weights per filter, times 64 filters = 18,432, plus one bias per filter: 18,496."),
+    Question("A 48x48 input goes through `Conv2D(8, 5, strides=2, padding=\"valid\")`. How many pixels wide is its output?",
+             answer=22, tolerance=0.5, why="(48 - 5) // 2 + 1 = 22: the 5-wide window fits 22 times moving 2 pixels at a time."),
+    Question("What does `keras.layers.Conv2D` compute at each position?",
+             options=("the kernel flipped left-right and upside down, multiplied with the patch and summed (a convolution in the "
+                      "textbook sense)", "the kernel as it is, multiplied with the patch element by element across all "
+                      "input channels, summed, plus the bias (a cross-correlation)", "the kernel multiplied with one input "
+                      "channel at a time, giving one output map per input channel"),
+             answer="b", why="deep-learning 'convolution' is a cross-correlation: no flip (the weights are learned, so a flip "
+                             "would change nothing but the name); every filter sees all input channels."),
+    Question("Your network's last stage outputs 6 x 6 x 128 numbers per face. Why does it end with global average pooling "
+             "instead of `Flatten()` before the 7-class `Dense` layer?",
+             options=("it is faster to train but has the same number of parameters",
+                      "it keeps 128 numbers instead of 4,608: about 35x fewer weights in the classifier, which also no longer "
+                      "depends on where in the map a feature was found", "Flatten would lose the channel information"),
+             answer="b", why="128 x 7 + 7 = 903 weights instead of 4,608 x 7 + 7 = 32,263; averaging each map also "
+                             "forgets the position, which is what the classifier should not care about."),
+])

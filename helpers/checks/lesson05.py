@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .core import _short, describe_keras, exercise
+from .quiz import Question, questions
 
 
 def _optimizer_loss_signature(pair: Any) -> tuple:
@@ -566,3 +567,26 @@ def overfit_one_batch(model, images: np.ndarray, labels: np.ndarray, steps: int)
     for _ in range(steps):
         model.train_on_batch(images, targets)
     return float(np.mean(model.predict(images, verbose=0).argmax(axis=1) == np.asarray(labels)))
+
+
+from . import lesson05_step  # noqa: E402,F401  (registers training_step: one step with a GradientTape)
+
+questions("05", [
+    Question("An untrained network gives each of the 7 classes probability 1/7. What is its cross-entropy loss "
+             "(natural log)?", answer=1.946, tolerance=0.01, why="-ln(1/7) = ln 7 = 1.946, whatever the true class is."),
+    Question("With label smoothing 0.1, what is the target for the TRUE class of a face?", answer=0.9143, tolerance=0.001,
+             why="1 - 0.1 + 0.1 / 7 = 0.9143; each of the other six classes gets 0.1 / 7 = 0.0143, and the row sums to 1."),
+    Question("In your training step, which call changes the model's weights?",
+             options=("`model(images, training=True)`", "`tape.gradient(loss, model.trainable_weights)`",
+                      "`optimizer.apply_gradients(...)`"), answer="c",
+             why="the forward pass only computes (in training mode it also updates batch norm's moving averages), the tape "
+                 "only computes gradients; the optimizer applies them (Adam: a step of about the learning rate per weight)."),
+    Question("Your network learns one batch of 64 faces by heart (accuracy 1.0 on it) but validation stays near the "
+             "majority class. What does that show?",
+             options=("the setup is broken", "the loop, labels and loss work; memorising 64 faces teaches nothing general",
+                      "the learning rate is too small"), answer="b",
+             why="overfitting one batch is a test of the plumbing; generalising needs all the faces (and augmentation)."),
+    Question("Which split chooses the epoch to keep (early stopping, the checkpoint)?",
+             options=("training", "validation", "test"), answer="b",
+             why="choices are made on validation; the test split is read once, at the end (lesson 06)."),
+])
