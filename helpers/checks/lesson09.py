@@ -243,6 +243,74 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
     return float(wasserstein_distance(a, b))
 
 
+
+def _calibration_cases() -> list[tuple]:
+    rng = np.random.default_rng(91)
+    probs = rng.dirichlet(np.ones(7) * 0.6, 300)
+    labels = np.where(rng.random(300) < 0.6, probs.argmax(1), rng.integers(0, 7, 300))
+    sure = np.eye(7)[[3, 3, 6, 0]]  # hidden: confidence exactly 1.0 (the last bin's right edge)
+    halves = np.zeros((4, 7))
+    halves[:, [2, 5]] = 0.5  # hidden: confidence exactly 0.5, an edge between two bins
+    edges = np.full((5, 7), np.nan)
+    for row, (cls, top) in enumerate([(3, 1.0), (1, 0.92), (2, 0.5), (4, 0.45), (6, 0.55)]):
+        edges[row] = (1 - top) / 6
+        edges[row, cls] = top
+    edges[2, 5] = 0.5  # a tie: 0.5 for classes 2 and 5, the first one is the answer
+    edges[2, [c for c in range(7) if c not in (2, 5)]] = 0.0
+    return [
+        (probs, labels),
+        (probs[:40], probs[:40].argmax(1)),  # every answer right: the model is under-confident
+        (edges, np.array([3, 0, 2, 0, 6])),  # hidden: 1.0 and 0.5 share their bins with 0.92 and 0.45
+        (sure, np.array([3, 4, 6, 0])),
+        (np.concatenate([halves, probs[:6]]), np.array([2, 5, 2, 1, 0, 0, 1, 2, 3, 4])),
+        (probs[:1], labels[:1]),  # hidden: one face
+    ]
+
+
+def _ece(probs, labels, edges="right", weight=True, top=True, bins=10):
+    probs, labels = np.asarray(probs, float), np.asarray(labels)
+    conf = probs.max(axis=1) if top else probs[np.arange(len(labels)), labels]
+    correct = (probs.argmax(axis=1) == labels).astype(float)
+    if edges == "right":  # scikit-learn's binning: (lo, hi], the first bin from 0
+        ids = np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], conf)
+    else:  # [lo, hi) and 1.0 in a bin of its own
+        ids = np.floor(conf * bins).astype(int)
+    total = np.bincount(ids, minlength=bins + 1)
+    gap = np.abs(np.bincount(ids, correct, bins + 1) - np.bincount(ids, conf, bins + 1))
+    if weight:
+        return float(gap.sum() / len(conf))
+    seen = total > 0
+    return float(np.mean(gap[seen] / total[seen]))
+
+
+@exercise(
+    cases=_calibration_cases,
+    compare=lambda e, g: isinstance(g, (int, float, np.floating, np.ndarray)) and np.ndim(g) == 0
+    and bool(np.isclose(float(g), e, rtol=1e-6, atol=1e-9)),
+    wrong_answers=[
+        lambda p, y: _ece(p, y, edges="left"),  # a confidence on an edge in the upper bin; 1.0 off the end
+        lambda p, y: _ece(p, y, weight=False),  # every bin weighs the same, however few faces it holds
+        lambda p, y: _ece(p, y, top=False),  # the probability of the true class instead of the confidence
+        lambda p, y: float(abs(np.mean(np.asarray(p).max(1)) - np.mean(np.asarray(p).argmax(1) == y))),  # one bin
+    ],
+    hint="the confidence of an answer is its largest probability, and it is right when that class is the label. "
+         "Sort the answers into ten bins of confidence of equal width (a confidence on an edge goes to the lower "
+         "bin, as scikit-learn bins them; 1.0 is in the last bin). In each bin compare the share of right answers "
+         "with the mean confidence; the error is the average of these gaps over the bins, each weighted by its share "
+         "of the answers.",
+)
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Expected calibration error (ECE, Guo et al. 2017) of the top-label confidence over 10 equal-width bins,
+    binned as ``sklearn.calibration.calibration_curve(strategy="uniform")``: a float in [0, 1]."""
+    from sklearn.calibration import calibration_curve
+
+    probs, labels = np.asarray(probs, float), np.asarray(labels)
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    right_share, mean_confidence = calibration_curve(correct, confidence, n_bins=10, strategy="uniform")
+    faces = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], confidence), minlength=10)
+    return float(np.sum(faces[faces > 0] / len(confidence) * np.abs(right_share - mean_confidence)))
+
+
 questions("09", [
     Question("Why does phase 1 train the new head with the pretrained base frozen?",
              options=("a frozen base uses less memory",
