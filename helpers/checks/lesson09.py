@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .core import exercise
+from .quiz import Question, questions
 
 
 def _small_base(seed: int, width: int):
@@ -193,3 +194,147 @@ def personalisation_verdict(general_correct: np.ndarray, personal_correct: np.nd
     ``{"gain": accuracy difference, "p_value": exact one-sided McNemar test, "better": p_value < alpha}``.
     """
     return _verdict(general_correct, personal_correct, alpha)
+
+
+def _wasserstein_cases() -> list[tuple]:
+    rng = np.random.default_rng(90)
+    train_like = rng.normal(128, 30, 400)
+    return [
+        (train_like, rng.normal(125, 45, 300)),  # about as bright, more contrast, fewer faces
+        (train_like, rng.normal(70, 12, 150)),  # darker, flatter, fewer: different sizes
+        (np.array([3.0]), np.array([10.0])),  # hidden: one value each
+        (train_like, train_like + 15.0),  # hidden: a pure shift moves everything by 15
+        (train_like, 128 + 0.4 * (train_like - 128)),  # hidden: the same mean, less spread
+        (rng.integers(0, 5, 60), rng.integers(0, 5, 25)),  # hidden: integers with many repeated values
+        (train_like, train_like[::-1].copy()),  # hidden: the same values in another order: 0
+    ]
+
+
+def _wrong_wasserstein(a, b, sort=True, side="right", integrate=True):
+    a, b = (np.sort(a), np.sort(b)) if sort else (np.asarray(a, float), np.asarray(b, float))
+    x = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(a, x[:-1], side=side) / len(a)
+    fb = np.searchsorted(b, x[:-1], side=side) / len(b)
+    gaps = np.abs(fa - fb)
+    return float(np.sum(gaps * np.diff(x)) if integrate else gaps.max(initial=0.0))
+
+
+@exercise(
+    cases=_wasserstein_cases,
+    compare=lambda e, g: isinstance(g, (int, float, np.floating, np.ndarray)) and np.ndim(g) == 0
+    and bool(np.isclose(float(g), e, rtol=1e-6, atol=1e-9)),
+    wrong_answers=[
+        lambda a, b: float(np.mean(np.abs(np.sort(a) - np.sort(b)))),  # only right for samples of one size
+        lambda a, b: float(abs(np.mean(a) - np.mean(b))),  # the difference of the means: blind to spread
+        lambda a, b: _wrong_wasserstein(a, b, integrate=False),  # the Kolmogorov-Smirnov statistic
+        lambda a, b: _wrong_wasserstein(a, b, side="left"),  # each step of the CDF one value late
+        lambda a, b: _wrong_wasserstein(a, b, sort=False),  # the CDF of an unsorted sample
+    ],
+    hint="the distance is the area between the two samples' cumulative distribution functions. Put all values "
+         "of both samples in one sorted list; between two neighbouring values each CDF is flat (the share of "
+         "its sample at or below the left one), so the area is a sum of rectangles: the gap between the CDFs "
+         "times the width of the interval. The samples may have different sizes.",
+)
+def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
+    """The 1-D Wasserstein (earth mover's) distance between two samples, in their units, as
+    ``scipy.stats.wasserstein_distance``."""
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(a, b))
+
+
+
+def _calibration_cases() -> list[tuple]:
+    rng = np.random.default_rng(91)
+    probs = rng.dirichlet(np.ones(7) * 0.6, 300)
+    labels = np.where(rng.random(300) < 0.6, probs.argmax(1), rng.integers(0, 7, 300))
+    sure = np.eye(7)[[3, 3, 6, 0]]  # hidden: confidence exactly 1.0 (the last bin's right edge)
+    halves = np.zeros((4, 7))
+    halves[:, [2, 5]] = 0.5  # hidden: confidence exactly 0.5, an edge between two bins
+    edges = np.full((5, 7), np.nan)
+    for row, (cls, top) in enumerate([(3, 1.0), (1, 0.92), (2, 0.5), (4, 0.45), (6, 0.55)]):
+        edges[row] = (1 - top) / 6
+        edges[row, cls] = top
+    edges[2, 5] = 0.5  # a tie: 0.5 for classes 2 and 5, the first one is the answer
+    edges[2, [c for c in range(7) if c not in (2, 5)]] = 0.0
+    return [
+        (probs, labels),
+        (probs[:40], probs[:40].argmax(1)),  # every answer right: the model is under-confident
+        (edges, np.array([3, 0, 2, 0, 6])),  # hidden: 1.0 and 0.5 share their bins with 0.92 and 0.45
+        (sure, np.array([3, 4, 6, 0])),
+        (np.concatenate([halves, probs[:6]]), np.array([2, 5, 2, 1, 0, 0, 1, 2, 3, 4])),
+        (probs[:1], labels[:1]),  # hidden: one face
+    ]
+
+
+def _ece(probs, labels, edges="right", weight=True, top=True, bins=10):
+    probs, labels = np.asarray(probs, float), np.asarray(labels)
+    conf = probs.max(axis=1) if top else probs[np.arange(len(labels)), labels]
+    correct = (probs.argmax(axis=1) == labels).astype(float)
+    if edges == "right":  # scikit-learn's binning: (lo, hi], the first bin from 0
+        ids = np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], conf)
+    else:  # [lo, hi) and 1.0 in a bin of its own
+        ids = np.floor(conf * bins).astype(int)
+    total = np.bincount(ids, minlength=bins + 1)
+    gap = np.abs(np.bincount(ids, correct, bins + 1) - np.bincount(ids, conf, bins + 1))
+    if weight:
+        return float(gap.sum() / len(conf))
+    seen = total > 0
+    return float(np.mean(gap[seen] / total[seen]))
+
+
+@exercise(
+    cases=_calibration_cases,
+    compare=lambda e, g: isinstance(g, (int, float, np.floating, np.ndarray)) and np.ndim(g) == 0
+    and bool(np.isclose(float(g), e, rtol=1e-6, atol=1e-9)),
+    wrong_answers=[
+        lambda p, y: _ece(p, y, edges="left"),  # a confidence on an edge in the upper bin; 1.0 off the end
+        lambda p, y: _ece(p, y, weight=False),  # every bin weighs the same, however few faces it holds
+        lambda p, y: _ece(p, y, top=False),  # the probability of the true class instead of the confidence
+        lambda p, y: float(abs(np.mean(np.asarray(p).max(1)) - np.mean(np.asarray(p).argmax(1) == y))),  # one bin
+    ],
+    hint="the confidence of an answer is its largest probability, and it is right when that class is the label. "
+         "Sort the answers into ten bins of confidence of equal width (a confidence on an edge goes to the lower "
+         "bin, as scikit-learn bins them; 1.0 is in the last bin). In each bin compare the share of right answers "
+         "with the mean confidence; the error is the average of these gaps over the bins, each weighted by its share "
+         "of the answers.",
+)
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Expected calibration error (ECE, Guo et al. 2017) of the top-label confidence over 10 equal-width bins,
+    binned as ``sklearn.calibration.calibration_curve(strategy="uniform")``: a float in [0, 1]."""
+    from sklearn.calibration import calibration_curve
+
+    probs, labels = np.asarray(probs, float), np.asarray(labels)
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    right_share, mean_confidence = calibration_curve(correct, confidence, n_bins=10, strategy="uniform")
+    faces = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], confidence), minlength=10)
+    return float(np.sum(faces[faces > 0] / len(confidence) * np.abs(right_share - mean_confidence)))
+
+
+questions("09", [
+    Question("Why does phase 1 train the new head with the pretrained base frozen?",
+             options=("a frozen base uses less memory",
+                      "the random head's large, noisy gradients would flow into the base and wreck the features it "
+                      "learnt",
+                      "Keras cannot train a base and a head at once"),
+             answer="b",
+             why="once the head gives sensible outputs, its gradients are small enough to fine-tune the base at a "
+                 "low learning rate."),
+    Question("On 20 held-back faces the personalised model fixes 3 faces the general model got wrong and breaks 1 "
+             "it got right. What is the one-sided p-value of McNemar's exact test?",
+             answer=0.3125, tolerance=0.005,
+             why="only the 4 disagreements count; with no real difference each goes either way with probability "
+                 "1/2: P(3 or 4 fixes of 4) = (4 + 1) / 16 = 0.3125. Far from evidence."),
+    Question("Every value of sample A is the value of sample B plus 12 grey levels. What is the Wasserstein-1 "
+             "distance between them, in grey levels?",
+             answer=12, tolerance=0.01,
+             why="shifting a distribution moves all its mass by the same amount: the earth mover's distance is "
+                 "that shift."),
+    Question("Your fine-tuned model scores 2 points lower on the test split than you hoped. What do you do?",
+             options=("tune the head again until the test score rises",
+                      "report it: the test split is read once, after every choice was made on validation",
+                      "swap the validation and test splits and choose again"),
+             answer="b",
+             why="any choice made by looking at the test split makes its number an optimistic guess of how the "
+                 "model does on new faces."),
+])
