@@ -306,7 +306,7 @@ def train(args, splits, started: float, say) -> dict:
             save_checkpoint(out / "checkpoint", model, state)
             last_checkpoint = time.time()
     stopped_by = "epochs" if state["planned"] >= args.epochs else "budget"
-    state.update(stopped_by=stopped_by, spent_before_s=spent_before, steps_per_epoch=steps, batch_size=batch, peak_lr=lr,
+    state.update(stopped_by=stopped_by, spent_before_s=spent_before, training_end_s=round(time.time() - started, 2), steps_per_epoch=steps, batch_size=batch, peak_lr=lr,
                  per_epoch_s=float(np.median(this_sitting[1:] or this_sitting)) if this_sitting else None,
                  first_epoch_s=this_sitting[0] if this_sitting else None)
     return state
@@ -400,8 +400,8 @@ def finish(args, splits, data, run: dict, device: str, precision: str, started: 
         "networks": 1, "flip_tta": has_flip_tta(model), "members": [[sitting]],
         "against_shipped": None if args.no_compare else against_shipped(test, probs),
         "gpu_run": {k: run[k] for k in ("stopped_by", "planned", "best_epoch", "steps_per_epoch", "per_epoch_s",
-                                         "first_epoch_s", "epoch_seconds", "sittings")}
-                   | {"budget_min": args.budget_min, "end_phase_s": round(time.time() - t, 1),
+                                         "first_epoch_s", "epoch_seconds", "sittings", "training_end_s")}
+                   | {"budget_min": args.budget_min, "reserve_min": args.reserve_min, "end_phase_s": round(time.time() - t, 1),
                       "total_min": round((run["spent_before_s"] + time.time() - started) / 60, 2)},
     }
     (out / "result.json").write_text(json.dumps(sitting, indent=2))
