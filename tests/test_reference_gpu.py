@@ -149,7 +149,7 @@ def test_gpu_run_refuses_without_a_gpu(tiny_pack, tmp_path):
 
 
 def test_gpu_run_on_the_cpu_stops_at_its_budget_and_keeps_the_contract(tiny_pack, tmp_path):
-    out, budget = tmp_path / "out", 0.3
+    out, budget = tmp_path / "out", 0.2
     started = time.time()
     run = subprocess.run(["bash", str(ROOT / "tools/reference/gpu_run.sh"), "--allow-cpu", "--data", str(tiny_pack),
                           "--budget-min", str(budget), "--reserve-min", "0.05", "--", "--width-scale", "0.25",
