@@ -8,7 +8,6 @@ under ``tf.distribute.MirroredStrategy`` is tested in tests/test_distributed.py.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,24 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_reference_recipe import _tool  # tools.reference.<name>, the repository root on the path while importing
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--width-scale", "0.25", "--batch-size", "64", "--reserve-min", "0.05", "--latency-repeats", "2"]
 
 
-def _tool(name: str):
-    import importlib
-
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module(f"tools.reference.{name}")
-    finally:
-        sys.path.remove(str(ROOT))
-
-
 def _env() -> dict:
-    return {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(ROOT)}
+    from test_reference_recipe import _env as recipe_env
+
+    return {**recipe_env(), "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@
 #   1. here, once: the data and the wheels (both ignored by git, both carried with the run):
 #        python -m tools.reference gpu --data /path/to/fer2013 --pack .devdata/fer2013.npz.xz   # about 56 MB
 #        python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#            --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .whl keras==3.15.1 namex optree
+#            --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+#            -d .whl keras==3.15.1 namex optree                                          # 2.9 MB
 #      (the whole carried tree is limited to 64 MiB: the pack, the wheels and the tracked files, about 7 MB)
 #   2. on the device: a dry run with a one-minute budget times the start (compiling) and the epochs,
 #        tools/reference/gpu_run.sh --dry-run            (carry .devdata and .whl)
