@@ -1,4 +1,4 @@
-"""``python -m tools.reference {train,ensemble,evaluate} [options]``; ``--help`` after a command lists its options."""
+"""``python -m tools.reference {train,ensemble,evaluate,gpu,steptime} [options]``; ``--help`` after a command lists its options."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import sys
 
 COMMANDS = {"train": "train the reference recipe (resumable)",
             "ensemble": "combine trained networks, choose the served form on validation",
-            "evaluate": "measure a model once on the test split, publish it with its card"}
+            "evaluate": "measure a model once on the test split, publish it with its card",
+            "gpu": "train + evaluate + export + card in one budgeted run, fast on one GPU",
+            "steptime": "time the GPU mode's training step here, count its FLOPs per face"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+#: what a sitting recorded before the setting existed (``train`` warms up for 2 epochs)
+RECORDED_DEFAULTS = {"warmup_epochs": 2}
+
 #: FER2013 test folders by size: which of the original splits they hold.
 _TEST_SPLITS = {3589: "FER2013 PublicTest", 7178: "FER2013 PublicTest and PrivateTest"}
 
@@ -161,7 +164,7 @@ def model_card(m: dict) -> str:
     def each(key: str) -> str:
         """A training setting as recorded: one value, or the sittings' values in order."""
         values = [{True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else str(v)
-                  for v in (tr.get(key, "?") for tr in sittings)]
+                  for v in (tr.get(key, RECORDED_DEFAULTS.get(key, "?")) for tr in sittings)]
         return values[0] if len(set(values)) == 1 else " / ".join(values)
 
     def sitting_notes(k: int, i: int, tr: dict) -> str:
@@ -221,7 +224,7 @@ sitting starts from the previous one's best model (`--init-from`) with a fresh w
 {sitting_rows}
 {notes}{selection_rows}
 Total: **{sum(t.get('epochs_run', 0) for t in sittings)} epochs, {sum(t.get('minutes_this_sitting', 0) for t in sittings):.0f} minutes** of training.
-Every sitting: Adam (2 warm-up epochs, then cosine decay to 1 % of the peak learning rate over
+Every sitting: Adam ({each('warmup_epochs')} warm-up epochs, then cosine decay to 1 % of the peak learning rate over
 the planned epochs), categorical cross-entropy, augmentation {"inside the model (in a distilled sitting: applied to each batch before the teacher and the network see it)" if any(tr.get("teacher") for tr in sittings) else "inside the model"}, best epoch by
 validation accuracy. Settings (one value, or one per sitting): decoupled weight decay
 {each('weight_decay')}; label smoothing {each('label_smoothing')}; batch {each('batch_size')}; balanced class weights {each('class_weights')}.
