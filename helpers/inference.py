@@ -255,8 +255,9 @@ class EmotionPipeline:
             gets its boxes, smoothing and drawing), as video-analytics pipelines re-infer tracked
             objects at an interval. A frame with a search, or with faces found or lost, is always
             classified. 1: every frame. With the default 2, a face's label is refreshed 15 times a
-            second from a 30 FPS camera, and the smoothing (``alpha``) spans about twice as many
-            frames; :meth:`process` reports which frames were classified (``timings["classified"]``).
+            second from a 30 FPS camera; the smoothing (``alpha``) still updates on every frame,
+            with the face's last probabilities on a frame that is not classified (so its reaction
+            time in frames is unchanged, and it sees half as many fresh measurements); :meth:`process` reports which frames were classified (``timings["classified"]``).
     """
 
     def __init__(self, model, detector: FaceDetector | None = None, margin: float = 0.1, alpha: float = 0.3,
