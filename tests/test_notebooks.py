@@ -129,12 +129,54 @@ def test_summary_and_further_exercises_at_the_end(path):
     summary = max(i for i, t in h2 if t == "Summary")
     further = max(i for i, t in h2 if t == "Further exercises")
     assert summary <= further, f"{rel(path)}: Summary comes before Further exercises"
-    assert not any(c.cell_type == "code" for c in nb.cells[summary:further]), (
-        f"{rel(path)}: the lesson's code comes before the Summary"
+    assert sum(c.cell_type == "code" for c in nb.cells[summary:further]) <= 1, (
+        f"{rel(path)}: the lesson's code comes before the Summary (which may hold one cell printing this run's numbers)"
     )
     assert titles[-1] == "Further exercises" or titles.index("Summary") >= len(titles) - 2, (
         f"{rel(path)}: Summary and Further exercises are the last sections"
     )
+
+
+SELF_CHECK_CALL = re.compile(r'helpers\.checks\.self_check\("(\d\d)", self_check_answers\)')
+
+
+def self_check_section(nb) -> list:
+    """The cells from '## Self-check' up to the next H2."""
+    h2 = headings(nb, 2)
+    start = next((i for i, t in h2 if t == "Self-check"), None)
+    if start is None:
+        return []
+    end = min([i for i, _ in h2 if i > start] + [len(nb.cells)])
+    return nb.cells[start:end]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_self_check_before_the_summary(path):
+    """Every lesson ends with '## Self-check' (its questions shown, the student's answers, the check),
+    right before '## Summary'; the solution's answers are all right, the lesson's all unanswered."""
+    import ast
+
+    from helpers.checks.quiz import QUIZZES, score
+
+    nb = read(path)
+    number = NAME.match(path.name).group(1)
+    titles = [t for _, t in headings(nb, 2)]
+    assert "Self-check" in titles, f"{rel(path)}: needs a '## Self-check' section (see CONTRIBUTING.md)"
+    assert titles.index("Self-check") == titles.index("Summary") - 1, f"{rel(path)}: '## Self-check' comes right before '## Summary'"
+    code = "\n".join(c.source for c in self_check_section(nb) if c.cell_type == "code")
+    assert f'helpers.checks.show_questions("{number}")' in code, f"{rel(path)}: the self-check shows its questions"
+    calls = SELF_CHECK_CALL.findall(code)
+    assert calls == [number], f"{rel(path)}: one helpers.checks.self_check(\"{number}\", self_check_answers), found {calls}"
+    tree = ast.parse(code)
+    assigned = [n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "self_check_answers" for t in n.targets)]
+    assert len(assigned) == 1, f"{rel(path)}: one `self_check_answers = {{...}}`"
+    answers = ast.literal_eval(assigned[0])
+    assert number in QUIZZES, f"{rel(path)}: no questions registered for lesson {number} (helpers/checks/lesson{number}.py)"
+    assert sorted(answers) == list(range(1, len(QUIZZES[number]) + 1)), f"{rel(path)}: one answer per question, numbered 1.."
+    statuses = [status for _, status, _ in score(number, answers)]
+    expected = "pass" if path in SOLUTIONS else "not attempted"
+    assert statuses == [expected] * len(statuses), f"{rel(path)}: self-check answers scored {statuses}"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=rel)

@@ -15,6 +15,13 @@ In the lesson the answer becomes a stub at the same indentation::
         # YOUR CODE HERE (then run the check cell below)
         raise NotImplementedError("Exercise not done yet")
 
+A self-check answer (``helpers.checks.self_check``) is one dict entry a line, marked ``# ANSWER``;
+in the lesson its value becomes ``None``::
+
+    self_check_answers = {
+        1: "b",  # ANSWER          ->      1: None,  # your answer
+    }
+
 Everything else is copied; the "Open in Colab" badge is pointed at the lesson's own path, and
 all outputs are stripped. Nobody edits lessons/ by hand.
 
@@ -83,6 +90,13 @@ def with_setup_cell(nb: nbformat.NotebookNode, name: str) -> bool:
     return changed
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 STUB = ["# YOUR CODE HERE (then run the check cell below)", 'raise NotImplementedError("Exercise not done yet")']
+ANSWER = re.compile(r"^(?P<key>\s*[^:#]+:\s*)(?P<value>.+?)(?P<comma>,?)\s*# ANSWER\s*$")
+
+
+def strip_answer(line: str) -> str:
+    """A self-check answer line (``    2: 1.95,  # ANSWER``) with its value replaced by ``None``."""
+    match = ANSWER.match(line)
+    return f"{match['key']}None,  # your answer" if match else line
 
 
 def strip_solutions(source: str) -> str:
@@ -101,7 +115,7 @@ def strip_solutions(source: str) -> str:
                 raise ValueError(f"{END!r} without {BEGIN!r} in:\n{source}")
             inside = False
         elif not inside:
-            out.append(line)
+            out.append(strip_answer(line))
     if inside:
         raise ValueError(f"{BEGIN!r} without {END!r} in:\n{source}")
     return "\n".join(out)
