@@ -14,8 +14,9 @@ that ends up in the row (status ``flagged``):
 * **Dynamic, in the kernel** (:func:`kernel_site`, :class:`EvidenceListener`): a ``sitecustomize``
   that the kernel runs before any cell installs an audit hook (:func:`sys.addaudithook`: it cannot
   be removed). It reports, over a socket to the grader (a channel the notebook cannot rewrite),
-  every write, delete or rename outside the kernel's working folder and its usual caches, and
-  every process started; writes into the course itself are also blocked.
+  every write, delete or rename outside the kernel's working folder and its usual caches; those
+  into the course itself are also blocked. (Processes the kernel starts are not followed: libraries
+  start some, e.g. ``uname``; what a child writes into the course shows in the hashes below.)
 * **On disk** (:func:`tree_digest`): the course's ``helpers/`` and ``lessons/`` and the kernel's own
   copy of ``helpers/``, hashed before and after the run.
 """
@@ -89,6 +90,27 @@ def _chain(node: ast.AST) -> list[str]:
     return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else []
 
 
+def _target_chain(node: ast.AST) -> list[str]:
+    """An assignment target's path from its root name: ``helpers.checks.EXERCISES["x"].reference`` ->
+    ``["helpers", "checks", "EXERCISES[]", "reference"]`` ([] when it does not start at a name)."""
+    parts = []
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+        elif parts or True:
+            parts.append("[]")
+        node = node.value
+    if not isinstance(node, ast.Name) or not parts:
+        return []
+    chain = [node.id]
+    for part in reversed(parts):
+        if part == "[]":
+            chain[-1] += "[]"
+        else:
+            chain.append(part)
+    return chain
+
+
 def course_aliases(trees: list[ast.Module]) -> dict[str, str]:
     """Names bound to course modules or objects by imports in these cells: ``{"d": "helpers.data", ...}``."""
     aliases = {"helpers": "helpers"}
@@ -126,7 +148,7 @@ def cell_evidence(tree: ast.Module, aliases: dict[str, str]) -> list[str]:
                                                           and _chain(p)[: len(_chain(node))] == _chain(node)):
                 seen.append(f"uses {full} (line {node.lineno})")
             elif node.attr in SUSPECT_NAMES or full == "sys.modules":
-                seen.append(f"uses {full} (line {node.lineno})")
+                seen.append(f"uses {full or '.' + node.attr} (line {node.lineno})")
         elif isinstance(node, ast.Name) and node.id in SUSPECT_NAMES:
             seen.append(f"uses {node.id} (line {node.lineno})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SUSPECT_TEXT.search(node.value):
@@ -134,13 +156,15 @@ def cell_evidence(tree: ast.Module, aliases: dict[str, str]) -> list[str]:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in targets:
-                chain = _chain(target) if isinstance(target, ast.Attribute) else []
-                if chain and chain[0] in aliases:
+                chain = _target_chain(target)
+                if chain and (chain[0] in aliases or chain[0].rstrip("[]") in aliases or chain[0] == "sys"):
                     seen.append(f"{'deletes' if isinstance(node, ast.Delete) else 'rebinds'} {_full(chain, aliases)} (line {node.lineno})")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") and node.args:
             chain = _chain(node.args[0])
             if chain and chain[0] in aliases:
                 seen.append(f"calls {node.func.id} on {_full(chain, aliases)} (line {node.lineno})")
+    changed = {s.split(" (line")[0].split(" ", 1)[1] for s in seen if s.startswith(("rebinds ", "deletes "))}
+    seen = [s for s in seen if not (s.startswith("uses ") and s.split(" (line")[0][5:] in changed)]
     return list(dict.fromkeys(seen))
 
 
@@ -183,7 +207,7 @@ def check_cell_evidence(nb, pristine) -> dict[str, list[str]]:
     for _, exercise, source in check_cells(pristine):
         same = [i for i, s in theirs if s == source]
         if not same:
-            calls = [i for i, s in theirs if re.search(rf"\bcheck\(\s*{re.escape(exercise)}\b", s)]
+            calls = [i for i, s in theirs if re.search(rf"\bcheck\(\s*{re.escape(exercise)}\b|^{re.escape(exercise)}\s*=", s, re.MULTILINE)]
             evidence.setdefault(exercise, []).append(
                 f"its check cell was changed (cell {calls[0] + 1})" if calls else "its check cell was deleted")
             continue
@@ -206,10 +230,17 @@ def static_evidence(nb, pristine, wrapped: dict[str, tuple[str, str]], exercise_
     ``exercise_cells``: exercise -> the source of the student's cell defining it.
     """
     own = lesson_cells(pristine)
-    trees = [(i, parse(c.source)) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip() not in own]
-    aliases = course_aliases([t for _, t in trees if t is not None])
-    notebook = [f"cell {i + 1} {what}" for i, tree in trees if tree is not None for what in cell_evidence(tree, aliases)]
+    trees = [(i, c.source, parse(c.source)) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip() not in own]
+    aliases = course_aliases([t for _, _, t in trees if t is not None])
+    owner = {cell: exercise for exercise, cell in exercise_cells.items() if cell}
+    notebook: list[str] = []
     per_exercise = check_cell_evidence(nb, pristine) if pristine is not None else {}
+    for i, source, tree in trees:
+        found = [f"cell {i + 1} {what}" for what in cell_evidence(tree, aliases)] if tree is not None else []
+        if source in owner:  # the exercise's own cell: evidence against that exercise
+            per_exercise.setdefault(owner[source], []).extend(found)
+        else:
+            notebook += found
     for exercise, cell in exercise_cells.items():
         if exercise in wrapped and cell:
             per_exercise.setdefault(exercise, []).extend(calls_wrapped(cell, exercise, wrapped[exercise], aliases))
@@ -235,7 +266,6 @@ def _fer_grade_guard(address=_os.environ.pop("FER_GRADE_EVIDENCE", ""), allowed=
     writing = _os.O_WRONLY | _os.O_RDWR | _os.O_APPEND | _os.O_CREAT | _os.O_TRUNC
     path_events = {"os.remove": 0, "os.rename": 0, "os.replace": 0, "os.rmdir": 0, "os.truncate": 0, "os.symlink": 1,
                    "os.link": 1, "shutil.rmtree": 0, "os.chmod": 0, "os.mkdir": 0}
-    processes = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.forkpty", "pty.spawn")
 
     def under(path, roots):
         return any(path == r or path.startswith(r + sep) for r in roots)
@@ -268,8 +298,6 @@ def _fer_grade_guard(address=_os.environ.pop("FER_GRADE_EVIDENCE", ""), allowed=
             path = look(args[path_events[event]])
             if path is not None and not under(path, allowed):
                 report(event + " " + path, under(path, blocked))
-        elif event in processes:
-            report("started a process (" + event + ": " + repr(args[:2])[:200] + ")", False)
 
     _sys.addaudithook(hook)
 

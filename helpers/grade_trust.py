@@ -210,8 +210,7 @@ def _job(exercises: list[tuple[str, str | None]], statements: list[str], quiz: s
         entries.append({"name": name, "statements": statements, "cell": cell or "", "cases": blob,
                         "return_args": ex.verify is not None})
         cases.append(these)
-    preload = any("keras" in s for s in statements)
-    return {"exercises": entries, "quiz": {"cell": quiz} if quiz else None, "first": 0, "preload_keras": preload}, cases
+    return {"exercises": entries, "quiz": {"cell": quiz} if quiz else None, "first": 0, "preload_keras": False}, cases
 
 
 def _forbidden() -> list[str]:
@@ -428,7 +427,8 @@ def grade_exercises(nb, lesson: str | None, exercises: list[tuple[int, str]], fo
     job, cases = _job([(e, cells[e]) for _, e in exercises], [], quiz)
     for entry, (_, e) in zip(job["exercises"], exercises):
         entry["statements"] = imports[lesson or lesson_of_exercise(e)]
-    job["preload_keras"] = any("keras" in s for entry in job["exercises"] for s in entry["statements"])
+    job["preload_keras"] = any(b"keras" in entry["cases"] or re.search(r"\bkeras\b|\btf\.|tensorflow|helpers\.(models|training)",
+                                                                        entry["cell"]) for entry in job["exercises"])
     run = run_worker(job, folder, exercise_timeout)
     out = folder / "out"
     rows = [(e, *verdict(e, cases[k], run.outcomes[k], out, k)) for k, (_, e) in enumerate(exercises)]

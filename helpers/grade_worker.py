@@ -86,10 +86,32 @@ def _copy(args: tuple) -> tuple:
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
+class _OnFirstUse:
+    """``import keras`` that costs nothing until used: most exercises never touch TensorFlow."""
+
+    def __init__(self, name: str):
+        self.__dict__["_name"] = name
+
+    def __getattr__(self, attribute: str):
+        import importlib
+
+        return getattr(importlib.import_module(self.__dict__["_name"]), attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self.__dict__['_name']!r} (imported on first use)>"
+
+
+_HEAVY = {"import keras": ("keras", "keras"), "import tensorflow as tf": ("tf", "tensorflow"),
+          "import tensorflow": ("tensorflow", "tensorflow")}
+
+
 def _namespace(statements: list[str], cell: str) -> tuple[dict, str]:
     """The lesson's import statements (each on its own: one that fails is skipped), then the exercise cell."""
     namespace: dict = {"__name__": "__main__"}
     for statement in statements:
+        if statement in _HEAVY and _HEAVY[statement][1] not in sys.modules:
+            namespace[_HEAVY[statement][0]] = _OnFirstUse(_HEAVY[statement][1])
+            continue
         try:
             exec(compile(statement, "<lesson import>", "exec"), namespace)
         except Exception:
@@ -190,6 +212,8 @@ def main(folder: str, fd: int) -> None:
 
     matplotlib.use("agg")
     out = os.path.join(folder, "out")
+    for statements in {tuple(e["statements"]) for e in job["exercises"]}:
+        _namespace(list(statements), "")  # the course's own imports, loaded before the guard (some start a process)
     install_guard(fd, folder, forbidden)
     for k in range(job["first"], len(job["exercises"])):
         run_exercise(fd, k, job["exercises"][k], out)
