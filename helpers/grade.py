@@ -1,22 +1,25 @@
 """Grade a class's notebooks with the course's own checks: ``python -m helpers.grade``.
 
 Each notebook is executed with nbclient in a temporary working folder of its own (a copy of the
-notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
-notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
-its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks.core._record`); the
-grader reads those lines and writes one CSV row per notebook and exercise::
+notebook; the kernel imports a copy of this course's ``helpers`` and reports what it writes outside
+its folder, see :mod:`helpers.grade_evidence`), under a time limit for the whole notebook, in quick
+or workshop mode. That run says whether the notebook runs. The verdicts come from outside the
+kernel (:mod:`helpers.grade_trust`): each exercise function is called on the hidden cases in a
+worker process without :mod:`helpers.checks`, and its answers are judged here by the notebook
+check's own rules. One CSV row per notebook and exercise (and self-check question)::
 
     notebook,exercise,status,detail
 
-``status`` is ``pass``, ``fail``, ``not attempted`` or ``error``. An exercise whose check cell
-exists but never reported (a crash before it, a cell raising, the time limit) gets ``error``; a
+``status`` is ``pass``, ``fail``, ``not attempted``, ``error`` or ``flagged``. An exercise whose
+check cell exists but raised or never ran (a crash before it, the time limit) gets ``error``; a
 notebook that crashes or runs past its limit gets one more row, exercise ``(notebook)``, saying
-why. A broken notebook never stops the grader. Example::
+why. A submission that touched the checks (changed check cells, rebinding course code, writing into
+the course, calling the reference's own function) is ``flagged``: the detail says what was seen and
+the verdict. A broken notebook never stops the grader. Example::
 
     python -m helpers.grade submissions/*/01_loading_fer2013.ipynb --csv grades.csv --timeout 600
 
-Cells that raise do not stop the notebook (as in nbgrader): later exercises are still graded.
-"""
+Cells that raise do not stop the notebook (as in nbgrader): later exercises are still graded."""
 
 from __future__ import annotations
 
