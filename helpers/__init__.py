@@ -44,6 +44,10 @@ Around the lessons
   * :mod:`helpers.doctor`        ``python -m helpers.doctor``: is this machine ready for the workshop?
   * :mod:`helpers.demo`          lesson 00's first minute: the reference model on the sample photos and a snapshot
   * :mod:`helpers.grade_run`     one submission run safely: file checks before decoding, an output cap, kernel deaths named
+  * :mod:`helpers.grade_answers` exercise answers as safe data (JSON, .npz, .keras) across the grader's trust boundary
+  * :mod:`helpers.grade_worker`  the grader's worker: a student's functions called on the hidden cases, no checks in reach
+  * :mod:`helpers.grade_evidence` tamper evidence: check cells changed, checks touched, writes outside the folder
+  * :mod:`helpers.grade_trust`   verdicts judged outside the student's kernel with the notebook check's own run_check
   * :mod:`helpers.grade_report`  a class graded in parallel, each notebook in its own process; students, summary, figure, feedback
   * :mod:`helpers.grade`         ``python -m helpers.grade``: run a class's notebooks, one CSV row per student and exercise
 

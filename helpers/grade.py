@@ -1,17 +1,21 @@
 """Grade a class's notebooks with the course's own checks: ``python -m helpers.grade``.
 
 Each notebook is executed with nbclient in a temporary working folder of its own (a copy of the
-notebook; the kernel imports this course's ``helpers``), under a time limit for the whole
-notebook, in quick or workshop mode. Every check cell (``x = helpers.checks.check(x)``) appends
-its outcome to the file named by ``FER_CHECK_LOG`` (see :func:`helpers.checks.core._record`); the
-grader reads those lines and writes one CSV row per student and exercise::
+notebook; the kernel imports a copy of this course's ``helpers`` and reports what it writes outside
+its folder, see :mod:`helpers.grade_evidence`), under a time limit for the whole notebook, in quick
+or workshop mode. That run says whether the notebook runs. The verdicts come from outside the
+kernel (:mod:`helpers.grade_trust`): each exercise function is called on the hidden cases in a
+worker process without :mod:`helpers.checks`, and its answers are judged here by the notebook
+check's own rules. One CSV row per student and exercise (and self-check question)::
 
     student,notebook,exercise,status,detail
 
-``status`` is ``pass``, ``fail``, ``not attempted`` or ``error``. An exercise whose check cell
-exists but never reported (a crash before it, a cell raising, the time limit) gets ``error``; a
+``status`` is ``pass``, ``fail``, ``not attempted``, ``error`` or ``flagged``. An exercise whose
+check cell exists but raised or never ran (a crash before it, the time limit) gets ``error``; a
 notebook that crashes or runs past its limit gets one more row, exercise ``(notebook)``, saying
-why. A broken notebook never stops the grader. Example::
+why. A submission that touched the checks (changed check cells, rebinding course code, writing into
+the course, calling the reference's own function) is ``flagged``: the detail says what was seen and
+the verdict. A broken notebook never stops the grader. Example::
 
     python -m helpers.grade submissions/*/01_loading_fer2013.ipynb --csv grades.csv --timeout 600
 
@@ -42,7 +46,7 @@ from pathlib import Path
 
 from .grade_run import NOTEBOOK_LIMIT_BYTES, OUTPUT_LIMIT_BYTES, OutputLimit, capped_client, kernel_death, read_submission
 
-STATUSES = ("pass", "fail", "not attempted", "error")
+STATUSES = ("pass", "fail", "not attempted", "error", "flagged")
 MODES = ("quick", "workshop", "full")
 NOTEBOOK_ROW = "(notebook)"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -179,57 +183,147 @@ def execute_notebook(path: str | os.PathLike, workdir: Path, timeout: float, mod
     return result
 
 
-def read_check_log(log: Path) -> dict[str, tuple[str, str]]:
-    """The last reported ``(status, detail)`` of each exercise in a ``FER_CHECK_LOG`` file."""
-    outcomes: dict[str, tuple[str, str]] = {}
-    if log.is_file():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-                outcomes[str(entry["exercise"])] = (str(entry["status"]), str(entry["detail"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # a line the notebook itself wrote into the log: not an outcome
-    return outcomes
+def _check_cell_ran(run: Execution, cell_index: int) -> tuple[bool, str]:
+    """Whether the kernel ran a check cell without an error; if not, why (the ``error`` detail)."""
+    if cell_index in run.failed_cells:
+        return False, f"its check cell raised {run.failed_cells[cell_index]}"
+    cells = run.notebook.cells if run.notebook is not None else []
+    ran = cell_index < len(cells) and cells[cell_index].get("execution_count") is not None
+    if not ran and run.problem:
+        return False, f"not checked: the notebook {run.problem}"
+    if not ran:
+        return False, "its check cell did not run"
+    return True, ""
+
+
+def _flagged(status: str, detail: str, evidence: list[str]) -> tuple[str, str]:
+    if not evidence:
+        return status, detail
+    return "flagged", f"flagged: {'; '.join(evidence)}. The grader's verdict, flag aside: {status}: {detail}"
+
+
+def _kernel_environment(tmp: Path, workdir: Path, listener_address: Path, kernel_course: Path) -> dict[str, str]:
+    """The graded kernel's environment: the evidence hook (``sitecustomize``), its own copy of the course."""
+    from .grade_evidence import kernel_site
+
+    home = Path.home()
+    allowed = [workdir, home / ".keras", home / ".cache", home / ".config" / "matplotlib", home / ".ipython",
+               home / ".local" / "share" / "jupyter", Path(os.environ.get("FER_CACHE_DIR") or home / ".cache" / "fer-course"),
+               Path(os.devnull).parent]
+    blocked = [PROJECT_ROOT, kernel_course, tmp]
+    site = kernel_site(tmp / "site")
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    return dict(os.environ, FER_CHECK_LOG=str(workdir / "checks.jsonl"),  # the kernel's own; never read for grades
+                PYTHONPATH=os.pathsep.join([str(site)] + [p for p in [os.environ.get("PYTHONPATH", "")] if p]),
+                TMPDIR=str(workdir / "tmp"), FER_GRADE_EVIDENCE=str(listener_address), FER_GRADE_COURSE=str(kernel_course),
+                FER_GRADE_ALLOWED=json.dumps([os.path.realpath(p) for p in allowed]),
+                FER_GRADE_BLOCKED=json.dumps([os.path.realpath(p) for p in blocked]))
 
 
 def grade_notebook(path: str | os.PathLike, timeout: float = 600, mode: str = "quick",
-                   kernel_name: str = "python3") -> tuple[list[Row], float]:
-    """Execute one notebook and grade its exercises.
+                   kernel_name: str = "python3", *, lesson: str | None = None,
+                   exercise_timeout: float = 120) -> tuple[list[Row], float]:
+    """Execute one notebook, then grade its exercises outside its kernel.
+
+    The kernel's run says whether the notebook runs (a check cell that raised or never ran is an
+    ``error``); every verdict comes from :func:`helpers.grade_trust.grade_exercises` (the student's
+    functions called in a worker process, judged here), never from what the kernel printed or wrote.
+    Tamper evidence (:mod:`helpers.grade_evidence`) turns a row into ``flagged``, its detail saying
+    what was seen and the verdict. ``lesson`` ("NN"): a notebook of another lesson gets only a
+    ``(notebook)`` row saying so. ``exercise_timeout``: seconds for one exercise in the worker.
 
     Returns:
-        ``(rows, seconds)``: one :class:`Row` per exercise found in its check cells (in notebook
-        order), plus a ``(notebook)`` row when it crashed, a cell raised or it timed out; and the
-        wall time it took.
+        ``(rows, seconds)``: one :class:`Row` per exercise of the lesson (in notebook order), one per
+        self-check question (``self-check N``), plus a ``(notebook)`` row when it crashed, a cell
+        raised, it timed out or it is flagged as a whole; and the wall time it took.
     """
-    name = str(path)
-    with tempfile.TemporaryDirectory(prefix="fer-grade-") as tmp:
-        log = Path(tmp) / "checks.jsonl"
-        env = dict(os.environ, FER_CHECK_LOG=str(log))
+    from . import grade_trust as trust
+    from .grade_evidence import EvidenceListener, digest_changes, static_evidence, tree_digest
+
+    name, started = str(path), time.monotonic()
+    try:
+        submitted, _ = read_submission(path)  # its size first; None when it is not a gradable notebook
+    except OSError:  # execute_notebook says why
+        submitted = None
+    said = trust.lesson_of(submitted) if submitted is not None else None
+    if lesson and said and said != lesson:
+        return [Row(name, NOTEBOOK_ROW, "error", f"this is lesson {said}'s notebook, not lesson {lesson}'s: grade it with lesson {said}")], 0.0
+    pristine = trust.pristine_lesson(said)
+    with tempfile.TemporaryDirectory(prefix="fer-grade-") as tmp_name:
+        tmp = Path(tmp_name)
         try:
-            run = execute_notebook(path, Path(tmp) / "work", timeout, mode, env, kernel_name)
+            kernel_course = tmp / "course"
+            shutil.copytree(trust.course_copy(True) / "helpers", kernel_course / "helpers")
+            os.symlink(PROJECT_ROOT / "data", kernel_course / "data")
+        except trust.CourseChanged as exc:
+            return [Row(name, NOTEBOOK_ROW, "error", f"not graded: {exc}")], 0.0
+        copy_before = tree_digest(kernel_course / "helpers")
+        listener = EvidenceListener(tmp / "evidence.sock")
+        workdir = tmp / "work"
+        workdir.mkdir()
+        try:
+            run = execute_notebook(path, workdir, timeout, mode, _kernel_environment(tmp, workdir, tmp / "evidence.sock", kernel_course),
+                                   kernel_name)
         except OSError as exc:
+            listener.close()
             return [Row(name, NOTEBOOK_ROW, "error", f"the notebook could not be copied: {exc}")], 0.0
-        outcomes = read_check_log(log)
-    rows = []
-    expected = exercises_in(run.notebook) if run.notebook is not None else []
-    for cell_index, exercise in expected:
-        if exercise in outcomes:
-            status, detail = outcomes[exercise]
-        elif cell_index in run.failed_cells:
-            status, detail = "error", f"its check cell raised {run.failed_cells[cell_index]}"
-        elif run.problem:
-            status, detail = "error", f"not checked: the notebook {run.problem}"
+        seen = listener.close()
+        if not listener.connected and run.notebook is not None and not run.problem:
+            seen.append("its kernel never reported to the grader (the evidence hook did not run)")
+        seen += [f"{c} in its copy of the course's helpers" for c in digest_changes(copy_before, tree_digest(kernel_course / "helpers"))]
+        seen += [f"{c} in the course itself" for c in trust.course_changes()]
+        nb = submitted if submitted is not None else run.notebook
+        expected = exercises_in(pristine if pristine is not None else nb) if nb is not None else []
+        if nb is None:
+            graded, worker, cells = [], None, {}
         else:
-            status, detail = "error", "its check cell ran but did not report"
-        rows.append(Row(name, exercise, status, detail))
-    for exercise, (status, detail) in outcomes.items():  # a check called from a cell we did not recognise
-        if exercise not in {e for _, e in expected}:
-            rows.append(Row(name, exercise, status, detail))
+            graded, worker, cells = trust.grade_exercises(nb, said, exercises_in(nb) if pristine is None else
+                                                          _in_submission(nb, expected), tmp / "worker", exercise_timeout)
+    if nb is not None:
+        wide, per_exercise = static_evidence(nb, pristine, trust.wrapped_functions(), {e: c for e, c in cells.items() if c})
+    else:
+        wide, per_exercise = [], {}
+    wide = [f"the kernel {s}" for s in seen] + wide + (
+        [f"the graded function {w}" for w in worker.guard.get(-1, [])] if worker is not None else [])
+    rows = []
+    check_index = dict((e, i) for i, e in exercises_in(nb)) if nb is not None else {}
+    for k, (exercise, status, detail) in enumerate(graded):
+        if exercise in check_index:
+            ran, why = _check_cell_ran(run, check_index[exercise])
+            if not ran:
+                status, detail = "error", f"{why} (the grader's verdict on the function: {status})"
+        own = per_exercise.get(exercise, []) + [f"the graded function {w}" for w in (worker.guard.get(k, []) if worker else [])]
+        rows.append(Row(name, exercise, *_flagged(status, detail, own + wide)))
     problems = ([f"the notebook {run.problem}"] if run.problem else []) + [
         f"{cell_label(run.notebook, i)} raised {error}" for i, error in run.failed_cells.items()]
-    if problems:
-        rows.append(Row(name, NOTEBOOK_ROW, "error", "; ".join(problems)))
-    return rows, run.seconds
+    if problems or wide:
+        rows.append(Row(name, NOTEBOOK_ROW, "error" if problems else "flagged",
+                        "; ".join(problems + ([f"flagged: {'; '.join(wide)}"] if wide else []))))
+    return rows, time.monotonic() - started
+
+
+def _in_submission(nb, expected: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The lesson's exercises, each at its check cell in the submission (at the end when that cell is gone)."""
+    found = {e: i for i, e in exercises_in(nb)}
+    return [(found.get(e, len(nb.cells)), e) for _, e in expected]
+
+
+def expected_lesson(paths: list[str | os.PathLike]) -> str | None:
+    """The lesson most of these notebooks say they are ("NN"; None when none says), for ``--lesson``'s default."""
+    from collections import Counter
+
+    from .grade_trust import lesson_of
+
+    said = []
+    for path in paths:
+        try:
+            nb, _ = read_submission(path)
+        except OSError:
+            continue
+        if nb is not None:
+            said.append(lesson_of(nb))
+    counts = Counter(s for s in said if s)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def summary(rows: list[Row], seconds: float) -> str:
@@ -338,6 +432,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time, each in its own process (default 1)")
     parser.add_argument("--feedback", metavar="DIR", help="write DIR/<student>.md: each student's statuses and what failed")
+    parser.add_argument("--lesson", help="the lesson graded, NN (default: the one most notebooks say they are); "
+                                         "a notebook of another lesson gets one (notebook) row saying so")
     return parser
 
 
@@ -369,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.write(summary(rows, seconds), file=sys.stdout)
             bar.update()
 
-        graded = grade_all(notebooks, args.timeout, args.mode, args.kernel, args.jobs, done)
+        lesson = args.lesson.zfill(2) if args.lesson else expected_lesson(notebooks)
+        graded = grade_all(notebooks, args.timeout, args.mode, args.kernel, args.jobs, done, lesson=lesson)
     graded = [(found or [Row(path, NOTEBOOK_ROW, "error", NO_EXERCISE)], seconds) for path, (found, seconds) in zip(notebooks, graded)]
     extra = duplicate_rows(notebooks)
     rows = [r for path, (found, _) in zip(notebooks, graded) for r in found + [e for e in extra if e.notebook == path]]
