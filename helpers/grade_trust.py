@@ -150,7 +150,21 @@ def exercise_cell(nb, check_index: int, name: str) -> str | None:
 def quiz_cell(nb) -> str | None:
     """The last code cell assigning ``self_check_answers`` (the lesson's self-check answers), or None."""
     cells = [c.source for c in nb.cells if c.cell_type == "code" and re.search(r"^self_check_answers\s*=", c.source, re.MULTILINE)]
-    return cells[-1] if cells else None
+    return _answers_only(cells[-1]) if cells else None
+
+
+def _answers_only(source: str) -> str:
+    """The cell's top-level ``self_check_answers = ...`` statements alone (not its ``self_check`` call, which
+    needs the checks the worker has no access to); the whole cell when it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    kept = [node for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
+        isinstance(t, ast.Name) and t.id == "self_check_answers" for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
+    return "\n".join(ast.get_source_segment(source, node) for node in kept) if kept else source
 
 
 def wrapped_functions() -> dict[str, tuple[str, str]]:

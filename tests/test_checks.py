@@ -246,7 +246,10 @@ def test_hints_come_in_tiers(capsys):
     first = capsys.readouterr().out
     assert "hint:" in first and "def imbalance_ratio" not in first and "helpers.checks.hint('imbalance_ratio')" in first
     checks.check(wrong, "imbalance_ratio")
-    assert "def imbalance_ratio" in capsys.readouterr().out  # the code, at the second failure
+    assert "def imbalance_ratio" not in capsys.readouterr().out  # the same code again (Run All): not a new try
+    other = checks.EXERCISES["imbalance_ratio"].wrong_answers[1]
+    checks.check(other, "imbalance_ratio")
+    assert "def imbalance_ratio" in capsys.readouterr().out  # the code, at the failure of a changed answer
     checks.hint("imbalance_ratio")
     assert "def imbalance_ratio" in capsys.readouterr().out  # or on request
 

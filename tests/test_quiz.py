@@ -66,3 +66,13 @@ def test_questions_are_validated():
 def test_every_lesson_has_three_to_five_questions():
     assert sorted(quiz.QUIZZES) == [f"{i:02d}" for i in range(10)]
     assert all(3 <= len(q) <= 5 for q in quiz.QUIZZES.values())
+
+
+def test_a_fraction_or_a_rounded_number_is_right(lesson, monkeypatch):
+    monkeypatch.setitem(quiz.QUIZZES, "97", (Question("F1?", answer=8 / 15, why="", tolerance=0.001),
+                                             Question("a?", answer=0.5, why=""), Question("b?", answer=1, why="")))
+    assert [s for _, s, _ in quiz.score("97", {1: "8/15"})][0] == "pass"
+    assert [s for _, s, _ in quiz.score("97", {1: 0.53})][0] == "pass"  # 0.5333 to two decimals
+    assert [s for _, s, _ in quiz.score("97", {1: 0.5})][0] == "fail"  # one significant digit is not the answer
+    assert [s for _, s, _ in quiz.score("97", {1: 0.54})][0] == "fail"
+    assert quiz.score("97", {1: "8/0"})[0][1] == "fail"

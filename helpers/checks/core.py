@@ -337,11 +337,22 @@ def _record(result: Result) -> None:
             f.write(json.dumps({"exercise": result.name, "status": result.status, "detail": result.message}) + "\n")
 
 
+#: The code of each exercise's last failed answer: re-running the same code (Run All) is not another try.
+_LAST_FAILED: dict[str, object] = {}
+
+
+def _fingerprint(answer: Callable) -> object:
+    """What identifies an answer's code (its bytecode and constants); None for a callable without code."""
+    code = getattr(answer, "__code__", None)
+    return None if code is None else (code.co_code, repr(code.co_consts), code.co_names)
+
+
 def check(answer: Callable, name: str | None = None) -> Callable:
     """Check an exercise, print the verdict, and return what the rest of the notebook should use.
 
     Returns ``answer`` if it passes, otherwise the reference answer (so the notebook continues).
-    Hints come in tiers: the first failure gives the idea, the second (or :func:`hint`) the code.
+    Hints come in tiers: the first failure gives the idea, the failure of a changed answer (or
+    :func:`hint`) the code; the same code checked again counts as the same try.
     """
     result = run_check(answer, name)
     _record(result)
@@ -352,12 +363,15 @@ def check(answer: Callable, name: str | None = None) -> Callable:
     if result.status == "not attempted":
         print(f"TODO  {result.message} The notebook continues with the reference answer.")
     else:
-        FAILURES[ex.name] = FAILURES.get(ex.name, 0) + 1
+        fingerprint = _fingerprint(answer)
+        if fingerprint is None or fingerprint != _LAST_FAILED.get(ex.name):  # the same code run again is no new try
+            FAILURES[ex.name] = FAILURES.get(ex.name, 0) + 1
+        _LAST_FAILED[ex.name] = fingerprint
         print(f"FAIL  {result.message}")
         if FAILURES[ex.name] == 1:
             if ex.hint:
                 print(f"  hint: {ex.hint}")
-            print(f"  Stuck after another try? The next failure shows a solution, or now: helpers.checks.hint({ex.name!r}).")
+            print(f"  Stuck after another try? A changed answer that fails again shows a solution, or now: helpers.checks.hint({ex.name!r}).")
         else:
             print(_solution_text(ex))
         print("  The notebook continues with the reference answer; fix yours and re-run the check.")

@@ -68,14 +68,13 @@ class Question:
             if not letter or letter not in letters:
                 return "fail", f"{given!r} is not one of the letters {', '.join(letters)}"
             return ("pass", "right") if letter == self.answer else ("fail", f"({letter}) is not right")
-        try:
-            value = float(given)  # a number, a numpy number, or a string that reads as one
-        except (TypeError, ValueError):
-            return "fail", f"{given!r} is not a number"
+        value = _number(given)
+        if value is None:
+            return "fail", f"{given!r} is not a number (write it as 0.25 or 1/4)"
         if isinstance(given, bool) or not math.isfinite(value):
             return "fail", f"{given!r} is not a finite number"
         tolerance = self.tolerance or 0.01 * abs(float(self.answer))
-        if abs(value - float(self.answer)) <= tolerance:
+        if abs(value - float(self.answer)) <= tolerance or _rounded_from(given, value, float(self.answer)):
             return "pass", "right"
         return "fail", f"{value:g} is not right"
 
@@ -87,6 +86,31 @@ class Question:
         else:
             lines[0] += " *(a number)*"
         return "\n".join(lines)
+
+
+def _number(given: object) -> float | None:
+    """``given`` as a number: a number, a numpy number, or a string such as ``"0.53"`` or ``"8/15"``."""
+    if isinstance(given, str) and "/" in given:
+        top, _, bottom = given.partition("/")
+        try:
+            return float(top) / float(bottom)
+        except (ValueError, ZeroDivisionError):
+            return None
+    try:
+        return float(given)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rounded_from(given: object, value: float, answer: float) -> bool:
+    """Whether ``value`` is ``answer`` rounded to the decimals the student wrote (0.53 for 0.5333), when
+    they wrote at least two significant digits."""
+    text = given.strip() if isinstance(given, str) else repr(float(given)) if isinstance(given, float) else None
+    if not text or "/" in text or "e" in text.lower():
+        return False
+    decimals = len(text.partition(".")[2])
+    digits = len(text.replace("-", "").replace(".", "").lstrip("0"))
+    return digits >= 2 and round(answer, decimals) == round(value, decimals)
 
 
 #: Every lesson's questions, by lesson number ("00" ... "09").
