@@ -19,7 +19,7 @@ import pytest
 import helpers.checks
 from helpers import grade, grade_answers, grade_trust
 from helpers.checks import EXERCISES, run_check
-from helpers.checks.quiz import QUIZZES, Question
+from helpers.checks.quiz import QUIZZES
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = nbformat.read(ROOT / "lessons" / "01_loading_fer2013.ipynb", as_version=4)
@@ -90,7 +90,7 @@ SUBMISSIONS = {
                          "        return vars(getattr(__import__('helpers'), 'che' + 'cks'))['EXER' + 'CISES'][twins_between.__name__].reference(hashes)\n"
                          "    return {}"}),
     # honest work: a right answer written differently, a wrong one, a check cell changed, self-check answers
-    "honest": _lesson("self_check_answers = {1: 'b', 2: 3.5}",
+    "honest": _lesson("self_check_answers = {1: 'a', 2: 3.5}",  # lesson 01's questions: 1 right, 2 wrong, 3 blank
                       answers={**RIGHT, "class_counts": "def class_counts(labels):\n    return np.bincount(labels)"},
                       checks={"twins_between": "twins_between = twins_between"}),
 }
@@ -101,12 +101,8 @@ def graded(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("class")
     paths = {name: _notebook(folder / f"{name}.ipynb", *cells) for name, cells in SUBMISSIONS.items()}
     before = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in paths.items()}
-    quiz = [Question("one?", "b", "because", ("x", "y")), Question("two?", 2.0, "because"), Question("three?", "a", "because", ("x", "y"))]
-    QUIZZES["01"] = tuple(quiz)  # lesson 01 has no questions yet: three made up for the test
-    try:
-        assert grade.main([*map(str, paths.values()), "--csv", str(folder / "grades.csv"), "--timeout", "120"]) == 0
-    finally:
-        QUIZZES.pop("01")
+    assert QUIZZES["01"][0].answer == "a" and QUIZZES["01"][1].answer != 3.5  # what the honest answers rely on
+    assert grade.main([*map(str, paths.values()), "--csv", str(folder / "grades.csv"), "--timeout", "120"]) == 0
     with open(folder / "grades.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     out = {name: {r["exercise"]: r for r in rows if r["notebook"] == str(p)} for name, p in paths.items()}

@@ -378,10 +378,33 @@ def check(answer: Callable, name: str | None = None) -> Callable:
     return ex.reference
 
 
+def _solution_cell(name: str) -> str | None:
+    """The solution notebook's answer to exercise ``name`` (its cell in ``solutions/``, markers removed), or
+    None where the course's ``solutions/`` is not beside this package (an installed copy, the grader's)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "solutions"
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            source = "".join(cell.get("source", []))
+            if cell.get("cell_type") == "code" and "# BEGIN SOLUTION" in source and f"def {name}(" in source:
+                return "\n".join(l for l in source.splitlines() if l.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
+    return None
+
+
 def _solution_text(ex: Exercise) -> str:
-    """The reference answer's code (what the second hint shows)."""
+    """A solution's code (what the second hint shows): the solution notebook's cell where it is at hand
+    (written from first principles, as the exercise asks), else the reference answer's source."""
     import inspect
 
+    cell = _solution_cell(ex.name)
+    if cell is not None:
+        return "  a solution (one of several possible; solutions/ has it too):\n" + "\n".join("    " + l for l in cell.splitlines())
     try:
         source = inspect.getsource(ex.reference)
     except (OSError, TypeError):  # pragma: no cover - no source (a frozen install)

@@ -70,7 +70,7 @@ class Question:
             return ("pass", "right") if letter == self.answer else ("fail", f"({letter}) is not right")
         value = _number(given)
         if value is None:
-            return "fail", f"{given!r} is not a number (write it as 0.25 or 1/4)"
+            return "fail", f"{given!r} is not a number (write it as 49000, 0.25 or 1/4)"
         if isinstance(given, bool) or not math.isfinite(value):
             return "fail", f"{given!r} is not a finite number"
         tolerance = self.tolerance or 0.01 * abs(float(self.answer))
@@ -90,6 +90,8 @@ class Question:
 
 def _number(given: object) -> float | None:
     """``given`` as a number: a number, a numpy number, or a string such as ``"0.53"`` or ``"8/15"``."""
+    if isinstance(given, str):
+        given = given.strip().replace(",", "").replace("_", "")  # 49,000 as the course writes it
     if isinstance(given, str) and "/" in given:
         top, _, bottom = given.partition("/")
         try:
